@@ -31,7 +31,8 @@ class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.Value
     CHANNEL_UNSPECIFIED: _Channel.ValueType  # 0
     CHANNEL_EMAIL: _Channel.ValueType  # 1
 
-class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper): ...
+class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper):
+    """How a notification is delivered."""
 
 CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
 CHANNEL_EMAIL: Channel.ValueType  # 1
@@ -75,7 +76,8 @@ class _DeliveryStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Delive
     DELIVERY_STATUS_FAILED: _DeliveryStatus.ValueType  # 3
     """Given up after the last attempt."""
 
-class DeliveryStatus(_DeliveryStatus, metaclass=_DeliveryStatusEnumTypeWrapper): ...
+class DeliveryStatus(_DeliveryStatus, metaclass=_DeliveryStatusEnumTypeWrapper):
+    """Whether a notification reached the mail server."""
 
 DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus.ValueType  # 0
 DELIVERY_STATUS_PENDING: DeliveryStatus.ValueType  # 1

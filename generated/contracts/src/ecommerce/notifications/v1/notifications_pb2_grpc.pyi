@@ -8,21 +8,7 @@ from collections import abc as _abc
 from ecommerce.notifications.v1 import notifications_pb2 as _notifications_pb2
 from grpc import aio as _aio
 import abc as _abc_1
-import grpc as _grpc
-import sys
-import typing as _typing
 
-if sys.version_info >= (3, 11):
-    from typing import Self as _Self
-else:
-    from typing_extensions import Self as _Self
-
-_T = _typing.TypeVar("_T")
-
-class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
-
-class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
-    ...
 
 GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
@@ -37,26 +23,8 @@ class NotificationServiceStub:
       UNAVAILABLE       the service cannot reach its database; retry later.
     """
 
-    @_typing.overload
-    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
-    @_typing.overload
-    def __new__(cls, channel: _aio.Channel) -> NotificationServiceAsyncStub: ...
-    ListNotifications: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.ListNotificationsRequest, _notifications_pb2.ListNotificationsResponse]
-    """Lists the caller's notifications, newest first, one page at a time."""
-
-@_typing.type_check_only
-class NotificationServiceAsyncStub(NotificationServiceStub):
-    """NotificationService lists what was sent to a customer; sending is driven by
-    events, not by RPCs.
-
-    Status codes:
-      INVALID_ARGUMENT  a field is malformed or out of range, or the page token
-                        is not one this service issued (the message says which).
-      UNAVAILABLE       the service cannot reach its database; retry later.
-    """
-
     def __init__(self, channel: _aio.Channel) -> None: ...
-    ListNotifications: _aio.UnaryUnaryMultiCallable[_notifications_pb2.ListNotificationsRequest, _notifications_pb2.ListNotificationsResponse]  # type: ignore[assignment]
+    ListNotifications: _aio.UnaryUnaryMultiCallable[_notifications_pb2.ListNotificationsRequest, _notifications_pb2.ListNotificationsResponse]
     """Lists the caller's notifications, newest first, one page at a time."""
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -73,8 +41,8 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     def ListNotifications(
         self,
         request: _notifications_pb2.ListNotificationsRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_notifications_pb2.ListNotificationsResponse, _abc.Awaitable[_notifications_pb2.ListNotificationsResponse]]:
+        context: _aio.ServicerContext[_notifications_pb2.ListNotificationsRequest, _abc.Awaitable[_notifications_pb2.ListNotificationsResponse]],
+    ) -> _abc.Awaitable[_notifications_pb2.ListNotificationsResponse]:
         """Lists the caller's notifications, newest first, one page at a time."""
 
-def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _aio.Server) -> None: ...

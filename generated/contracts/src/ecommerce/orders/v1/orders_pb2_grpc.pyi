@@ -8,21 +8,7 @@ from collections import abc as _abc
 from ecommerce.orders.v1 import orders_pb2 as _orders_pb2
 from grpc import aio as _aio
 import abc as _abc_1
-import grpc as _grpc
-import sys
-import typing as _typing
 
-if sys.version_info >= (3, 11):
-    from typing import Self as _Self
-else:
-    from typing_extensions import Self as _Self
-
-_T = _typing.TypeVar("_T")
-
-class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
-
-class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
-    ...
 
 GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
@@ -42,65 +28,25 @@ class OrderServiceStub:
       UNAVAILABLE         the service cannot reach its database; retry later.
     """
 
-    @_typing.overload
-    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
-    @_typing.overload
-    def __new__(cls, channel: _aio.Channel) -> OrderServiceAsyncStub: ...
-    CreateOrder: _grpc.UnaryUnaryMultiCallable[_orders_pb2.CreateOrderRequest, _orders_pb2.CreateOrderResponse]
-    """Places an order: prices come from the catalog, stock is reserved and an
-    order.created event is recorded in the same transaction. Idempotent per
-    (caller.user_id, idempotency_key): the same request returns the original
-    order with replayed=true; a different request fails with ALREADY_EXISTS.
-    """
-    GetOrder: _grpc.UnaryUnaryMultiCallable[_orders_pb2.GetOrderRequest, _orders_pb2.GetOrderResponse]
-    """Returns one of the caller's orders (any order for an admin)."""
-    ListOrders: _grpc.UnaryUnaryMultiCallable[_orders_pb2.ListOrdersRequest, _orders_pb2.ListOrdersResponse]
-    """Lists the caller's orders, newest first, one page at a time."""
-    CancelOrder: _grpc.UnaryUnaryMultiCallable[_orders_pb2.CancelOrderRequest, _orders_pb2.CancelOrderResponse]
-    """Cancels one of the caller's orders on the customer's request and releases
-    its stock; a payment already taken is refunded. FAILED_PRECONDITION when
-    the order is already cancelled.
-    """
-    ListProducts: _grpc.UnaryUnaryMultiCallable[_orders_pb2.ListProductsRequest, _orders_pb2.ListProductsResponse]
-    """Lists the catalog, ordered by SKU, one page at a time."""
-    GetProduct: _grpc.UnaryUnaryMultiCallable[_orders_pb2.GetProductRequest, _orders_pb2.GetProductResponse]
-    """Returns one product of the catalog."""
-
-@_typing.type_check_only
-class OrderServiceAsyncStub(OrderServiceStub):
-    """OrderService owns the catalog (prices, stock) and the orders.
-
-    Status codes used by every RPC:
-      INVALID_ARGUMENT    a field is missing, malformed or out of range (the
-                          message names the field); nothing was written.
-      NOT_FOUND           the order or product does not exist, or the order
-                          belongs to another user.
-      FAILED_PRECONDITION the request is valid but the state forbids it
-                          (insufficient stock, order already cancelled).
-      ALREADY_EXISTS      CreateOrder: the idempotency key was already used by
-                          this user with a different request.
-      UNAVAILABLE         the service cannot reach its database; retry later.
-    """
-
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateOrder: _aio.UnaryUnaryMultiCallable[_orders_pb2.CreateOrderRequest, _orders_pb2.CreateOrderResponse]  # type: ignore[assignment]
+    CreateOrder: _aio.UnaryUnaryMultiCallable[_orders_pb2.CreateOrderRequest, _orders_pb2.CreateOrderResponse]
     """Places an order: prices come from the catalog, stock is reserved and an
     order.created event is recorded in the same transaction. Idempotent per
     (caller.user_id, idempotency_key): the same request returns the original
     order with replayed=true; a different request fails with ALREADY_EXISTS.
     """
-    GetOrder: _aio.UnaryUnaryMultiCallable[_orders_pb2.GetOrderRequest, _orders_pb2.GetOrderResponse]  # type: ignore[assignment]
+    GetOrder: _aio.UnaryUnaryMultiCallable[_orders_pb2.GetOrderRequest, _orders_pb2.GetOrderResponse]
     """Returns one of the caller's orders (any order for an admin)."""
-    ListOrders: _aio.UnaryUnaryMultiCallable[_orders_pb2.ListOrdersRequest, _orders_pb2.ListOrdersResponse]  # type: ignore[assignment]
+    ListOrders: _aio.UnaryUnaryMultiCallable[_orders_pb2.ListOrdersRequest, _orders_pb2.ListOrdersResponse]
     """Lists the caller's orders, newest first, one page at a time."""
-    CancelOrder: _aio.UnaryUnaryMultiCallable[_orders_pb2.CancelOrderRequest, _orders_pb2.CancelOrderResponse]  # type: ignore[assignment]
+    CancelOrder: _aio.UnaryUnaryMultiCallable[_orders_pb2.CancelOrderRequest, _orders_pb2.CancelOrderResponse]
     """Cancels one of the caller's orders on the customer's request and releases
     its stock; a payment already taken is refunded. FAILED_PRECONDITION when
     the order is already cancelled.
     """
-    ListProducts: _aio.UnaryUnaryMultiCallable[_orders_pb2.ListProductsRequest, _orders_pb2.ListProductsResponse]  # type: ignore[assignment]
+    ListProducts: _aio.UnaryUnaryMultiCallable[_orders_pb2.ListProductsRequest, _orders_pb2.ListProductsResponse]
     """Lists the catalog, ordered by SKU, one page at a time."""
-    GetProduct: _aio.UnaryUnaryMultiCallable[_orders_pb2.GetProductRequest, _orders_pb2.GetProductResponse]  # type: ignore[assignment]
+    GetProduct: _aio.UnaryUnaryMultiCallable[_orders_pb2.GetProductRequest, _orders_pb2.GetProductResponse]
     """Returns one product of the catalog."""
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -122,8 +68,8 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     def CreateOrder(
         self,
         request: _orders_pb2.CreateOrderRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_orders_pb2.CreateOrderResponse, _abc.Awaitable[_orders_pb2.CreateOrderResponse]]:
+        context: _aio.ServicerContext[_orders_pb2.CreateOrderRequest, _abc.Awaitable[_orders_pb2.CreateOrderResponse]],
+    ) -> _abc.Awaitable[_orders_pb2.CreateOrderResponse]:
         """Places an order: prices come from the catalog, stock is reserved and an
         order.created event is recorded in the same transaction. Idempotent per
         (caller.user_id, idempotency_key): the same request returns the original
@@ -134,24 +80,24 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     def GetOrder(
         self,
         request: _orders_pb2.GetOrderRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_orders_pb2.GetOrderResponse, _abc.Awaitable[_orders_pb2.GetOrderResponse]]:
+        context: _aio.ServicerContext[_orders_pb2.GetOrderRequest, _abc.Awaitable[_orders_pb2.GetOrderResponse]],
+    ) -> _abc.Awaitable[_orders_pb2.GetOrderResponse]:
         """Returns one of the caller's orders (any order for an admin)."""
 
     @_abc_1.abstractmethod
     def ListOrders(
         self,
         request: _orders_pb2.ListOrdersRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_orders_pb2.ListOrdersResponse, _abc.Awaitable[_orders_pb2.ListOrdersResponse]]:
+        context: _aio.ServicerContext[_orders_pb2.ListOrdersRequest, _abc.Awaitable[_orders_pb2.ListOrdersResponse]],
+    ) -> _abc.Awaitable[_orders_pb2.ListOrdersResponse]:
         """Lists the caller's orders, newest first, one page at a time."""
 
     @_abc_1.abstractmethod
     def CancelOrder(
         self,
         request: _orders_pb2.CancelOrderRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_orders_pb2.CancelOrderResponse, _abc.Awaitable[_orders_pb2.CancelOrderResponse]]:
+        context: _aio.ServicerContext[_orders_pb2.CancelOrderRequest, _abc.Awaitable[_orders_pb2.CancelOrderResponse]],
+    ) -> _abc.Awaitable[_orders_pb2.CancelOrderResponse]:
         """Cancels one of the caller's orders on the customer's request and releases
         its stock; a payment already taken is refunded. FAILED_PRECONDITION when
         the order is already cancelled.
@@ -161,16 +107,16 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     def ListProducts(
         self,
         request: _orders_pb2.ListProductsRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_orders_pb2.ListProductsResponse, _abc.Awaitable[_orders_pb2.ListProductsResponse]]:
+        context: _aio.ServicerContext[_orders_pb2.ListProductsRequest, _abc.Awaitable[_orders_pb2.ListProductsResponse]],
+    ) -> _abc.Awaitable[_orders_pb2.ListProductsResponse]:
         """Lists the catalog, ordered by SKU, one page at a time."""
 
     @_abc_1.abstractmethod
     def GetProduct(
         self,
         request: _orders_pb2.GetProductRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_orders_pb2.GetProductResponse, _abc.Awaitable[_orders_pb2.GetProductResponse]]:
+        context: _aio.ServicerContext[_orders_pb2.GetProductRequest, _abc.Awaitable[_orders_pb2.GetProductResponse]],
+    ) -> _abc.Awaitable[_orders_pb2.GetProductResponse]:
         """Returns one product of the catalog."""
 
-def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _aio.Server) -> None: ...

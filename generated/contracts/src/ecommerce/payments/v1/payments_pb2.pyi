@@ -38,7 +38,10 @@ class _PaymentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Payment
     PAYMENT_STATUS_CANCELLED: _PaymentStatus.ValueType  # 5
     """The order was cancelled before the charge; never charged."""
 
-class PaymentStatus(_PaymentStatus, metaclass=_PaymentStatusEnumTypeWrapper): ...
+class PaymentStatus(_PaymentStatus, metaclass=_PaymentStatusEnumTypeWrapper):
+    """Lifecycle of a payment: PENDING -> SUCCEEDED [-> REFUNDED], PENDING -> FAILED, or
+    PENDING -> CANCELLED when the order is cancelled before the charge.
+    """
 
 PAYMENT_STATUS_UNSPECIFIED: PaymentStatus.ValueType  # 0
 PAYMENT_STATUS_PENDING: PaymentStatus.ValueType  # 1

@@ -8,21 +8,7 @@ from collections import abc as _abc
 from ecommerce.payments.v1 import payments_pb2 as _payments_pb2
 from grpc import aio as _aio
 import abc as _abc_1
-import grpc as _grpc
-import sys
-import typing as _typing
 
-if sys.version_info >= (3, 11):
-    from typing import Self as _Self
-else:
-    from typing_extensions import Self as _Self
-
-_T = _typing.TypeVar("_T")
-
-class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
-
-class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
-    ...
 
 GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
@@ -38,27 +24,8 @@ class PaymentServiceStub:
       UNAVAILABLE       the service cannot reach its database; retry later.
     """
 
-    @_typing.overload
-    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
-    @_typing.overload
-    def __new__(cls, channel: _aio.Channel) -> PaymentServiceAsyncStub: ...
-    GetPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.GetPaymentResponse]
-    """Returns the payment of one of the caller's orders (any order for an admin)."""
-
-@_typing.type_check_only
-class PaymentServiceAsyncStub(PaymentServiceStub):
-    """PaymentService answers questions about payments; payments themselves are
-    driven by events (order.created, order.cancelled), not by RPCs.
-
-    Status codes:
-      INVALID_ARGUMENT  a field is missing or malformed (the message names it).
-      NOT_FOUND         no payment is recorded for the order yet, the order is
-                        unknown, or it belongs to another user.
-      UNAVAILABLE       the service cannot reach its database; retry later.
-    """
-
     def __init__(self, channel: _aio.Channel) -> None: ...
-    GetPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.GetPaymentResponse]  # type: ignore[assignment]
+    GetPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.GetPaymentResponse]
     """Returns the payment of one of the caller's orders (any order for an admin)."""
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -76,8 +43,8 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     def GetPayment(
         self,
         request: _payments_pb2.GetPaymentRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payments_pb2.GetPaymentResponse, _abc.Awaitable[_payments_pb2.GetPaymentResponse]]:
+        context: _aio.ServicerContext[_payments_pb2.GetPaymentRequest, _abc.Awaitable[_payments_pb2.GetPaymentResponse]],
+    ) -> _abc.Awaitable[_payments_pb2.GetPaymentResponse]:
         """Returns the payment of one of the caller's orders (any order for an admin)."""
 
-def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _aio.Server) -> None: ...

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from codegen.models import pydantic_models
-from codegen.tree import Tree, header, ruff_format
+from spectools.models import pydantic_models
+from spectools.tree import Tree, header, ruff_format
 
 SOURCE = "specs/asyncapi.yaml"
 
@@ -43,7 +43,7 @@ def _channel_table(spec: dict[str, Any]) -> str:
 
     lines = [
         header(SOURCE),
-        '"""The channel table: every event type with its routing key, model and producer; every consumer queue."""',
+        '"""Every event type with its routing key, model and producer; every consumer queue."""',
         "",
         "from __future__ import annotations",
         "",
@@ -65,7 +65,9 @@ def _channel_table(spec: dict[str, Any]) -> str:
     lines += [f'    "{t}",' for t in event_types]
     lines += ["]", ""]
     models_by_type = {
-        ch["address"]: _ref_name(messages[_ref_name(next(iter(ch["messages"].values()))["$ref"])]["payload"]["$ref"])
+        ch["address"]: _ref_name(
+            messages[_ref_name(next(iter(ch["messages"].values()))["$ref"])]["payload"]["$ref"]
+        )
         for ch in channels.values()
     }
     lines += [
@@ -97,7 +99,13 @@ def _channel_table(spec: dict[str, Any]) -> str:
     for ch in channels.values():
         t = ch["address"]
         lines.append(f'        "{t}": Channel("{t}", "{t}", models.{models_by_type[t]}, "{producers[t]}"),')
-    lines += ["    }", ")", "", "SUBSCRIPTIONS: Final[Mapping[str, Subscription]] = MappingProxyType(", "    {"]
+    lines += [
+        "    }",
+        ")",
+        "",
+        "SUBSCRIPTIONS: Final[Mapping[str, Subscription]] = MappingProxyType(",
+        "    {",
+    ]
     for service, (queue, types) in sorted(queues.items()):
         ordered = [t for t in event_types if t in types]
         quoted = ", ".join(f'"{t}"' for t in ordered)

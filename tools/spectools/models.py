@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from codegen.tree import header
+from spectools.tree import header
 
 
 def pydantic_models(spec: Path, kind: Literal["asyncapi", "openapi"], source: str) -> str:

@@ -1,4 +1,4 @@
-"""``python -m codegen [--check]``: regenerate ``generated/`` from ``specs/``, or verify it is up to date."""
+"""``python -m spectools.generate [--check]``: regenerate ``generated/`` from ``specs/``, or verify it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from codegen import events, protos, rest
-from codegen.tree import Tree, header
+from spectools import events, protos, rest
+from spectools.tree import Tree, header
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -41,24 +41,24 @@ packages = ["src/ecommerce"]
     )
 
 
-def build() -> Tree:
-    """Every generated file, in memory."""
+def build(specs: Path = SPECS) -> Tree:
+    """Every generated file for the specs under ``specs``, in memory."""
     tree = Tree()
-    version = yaml.safe_load((SPECS / "openapi.yaml").read_text())["info"]["version"]
+    version = yaml.safe_load((specs / "openapi.yaml").read_text())["info"]["version"]
     tree.add(f"{CONTRACTS}/pyproject.toml", _contracts_pyproject(version))
     tree.add(f"{SRC}/ecommerce/py.typed", "")
     tree.add(
         f"{SRC}/ecommerce/__init__.py",
         header("specs/") + '"""Contracts of the e-commerce system, generated from specs/."""\n',
     )
-    protos.generate(SPECS / "proto", tree, SRC)
-    events.generate(SPECS / "asyncapi.yaml", tree, SRC)
-    rest.generate(SPECS / "openapi.yaml", tree, SRC)
+    protos.generate(specs / "proto", tree, SRC)
+    events.generate(specs / "asyncapi.yaml", tree, SRC)
+    rest.generate(specs / "openapi.yaml", tree, SRC)
     return tree
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="codegen", description=__doc__)
+    parser = argparse.ArgumentParser(prog="spectools.generate", description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if generated/ differs from the specs")
     parser.add_argument("--out", type=Path, default=ROOT / "generated", help="output root")
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 The output is importable as ``ecommerce.<service>.v1`` (the proto package == the directory); protoc
 writes no ``__init__.py``, so one is added per directory. The ``.pyi`` stubs are typed for ``grpc.aio``
-only (mypy-protobuf's ``async_only``), which is the only gRPC flavour the services use.
+only (mypy-protobuf's ``only_async``), which is the only gRPC flavour the services use.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grpc_tools import protoc
 
-from codegen.tree import Tree, header
+from spectools.tree import Tree, header
 
 
 def _plugin(name: str) -> str:
@@ -39,7 +39,7 @@ def generate(proto_root: Path, tree: Tree, package_dir: str) -> None:
             f"--python_out={tmp}",
             f"--mypy_out=quiet:{tmp}",
             f"--grpc_python_out={tmp}",
-            f"--mypy_grpc_out=quiet,async_only:{tmp}",
+            f"--mypy_grpc_out=quiet,only_async:{tmp}",
             *protos,
         ]
         if protoc.main(args) != 0:

@@ -1,0 +1,49 @@
+# One entry point for every task; CI runs `make check` (which runs `make test`, the README's test command).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := python3 -m uv
+RUN := $(UV) run --no-sync
+export UV_PYTHON := 3.11
+export UV_LINK_MODE := copy
+
+.PHONY: help setup generate check-generated lint typecheck test check fmt run clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: ## install uv if missing, the locked Python environment and the Node spec tools
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) sync --all-packages --locked
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+
+generate: ## regenerate generated/ from specs/
+	$(RUN) python -m spectools.generate
+
+check-generated: ## fail if generated/ differs from what the specs produce
+	$(RUN) python -m spectools.generate --check
+
+lint: ## ruff format --check, ruff check, and spec lint (OpenAPI, AsyncAPI, buf)
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) python -m spectools.lint
+
+typecheck: ## mypy --strict on tools, tests and everything that consumes generated code
+	$(RUN) mypy tools/spectools tests
+
+test: setup ## install what is needed, then run the test suite
+	$(RUN) pytest
+
+check: setup lint typecheck check-generated test ## every gate CI runs
+
+fmt: ## format and autofix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+run: ## start the whole system (not built yet: see README)
+	@echo "make run: the services are not built yet (issues #3-#7); nothing to start." >&2
+	@exit 1
+
+clean: ## remove caches and local state
+	rm -rf .mypy_cache .ruff_cache .pytest_cache var
