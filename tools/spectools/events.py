@@ -81,7 +81,7 @@ def _channel_table(spec: dict[str, Any]) -> str:
         "",
         "    event_type: EventType",
         "    routing_key: str",
-        "    model: type[BaseModel]",
+        "    model: type[Event]",
         "    producer: str",
         "",
         "",

@@ -42,7 +42,7 @@ class Channel:
 
     event_type: EventType
     routing_key: str
-    model: type[BaseModel]
+    model: type[Event]
     producer: str
 
 

@@ -1,0 +1,1 @@
+"""Adapters of the Order Service: database, gRPC and messaging. Generated types stop here."""

@@ -1,0 +1,47 @@
+"""Alembic migrations, one history per service, applied at start and by ``make migrate``.
+
+A service's ``migrations/env.py`` is two lines: import its metadata and call ``run_migrations(metadata)``.
+``upgrade_to_head`` runs the service's history on the service's own async engine, sharing its
+connection with Alembic (Alembic itself is synchronous), so the same code serves SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _config(script_location: Path, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
+    """Brings the database of ``engine`` to the newest revision under ``script_location``."""
+
+    def _upgrade(connection: Connection) -> None:
+        command.upgrade(_config(script_location, connection), "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def run_migrations(target_metadata: MetaData) -> None:
+    """The body of every service's ``env.py``; needs the connection ``upgrade_to_head`` shares."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through ecommerce_runtime.migrations.upgrade_to_head")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
