@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from spectools import generate
 from spectools.tree import Tree
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
+
 from ecommerce.events import models
 from ecommerce.events.channels import CHANNELS, EXCHANGE, SUBSCRIPTIONS, channel_of
-from pydantic import ValidationError
 
 SPEC: dict[str, Any] = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "specs" / "asyncapi.yaml").read_text()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable
 import grpc
 import grpc.aio
 import pytest
+
 from ecommerce.common.v1 import common_pb2
 from ecommerce.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from ecommerce.orders.v1 import orders_pb2, orders_pb2_grpc

@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 import pytest
 import yaml
+
 from ecommerce.rest import models, operations
 from ecommerce.rest.operations import Handlers, InvalidParameter, Reply, TokenInfo
 from ecommerce.rest.routes import OPERATION_IDS, route_table
@@ -154,7 +155,7 @@ async def test_create_order_parses_the_body_and_reads_the_idempotency_header(
     rendered, status, headers = await routes["orders.create"](body=body, token_info=TOKEN)
 
     assert status == 201
-    assert headers == {"Location": f"/v1/orders/{ORDER_ID}"}
+    assert headers == {"Content-Type": "application/json", "Location": f"/v1/orders/{ORDER_ID}"}
     assert rendered["id"] == str(ORDER_ID)
     assert rendered["total"] == {"amount_minor": 1250, "currency": "EUR"}
     assert "cancellation_reason" not in rendered  # absent, not null, when not cancelled
@@ -217,7 +218,7 @@ async def test_a_reply_status_other_than_200_is_kept(routes: Mapping[str, Any]) 
         "status": "not_ready",
         "checks": {"orders": "SERVING", "payments": "NOT_SERVING", "notifications": "UNKNOWN"},
     }
-    assert headers == {}
+    assert headers == {"Content-Type": "application/json"}
 
 
 async def test_public_operations_take_no_token(routes: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from spectools import lint
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

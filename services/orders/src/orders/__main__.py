@@ -10,7 +10,6 @@ import sys
 from ecommerce_runtime.config import ConfigError, load_settings
 from ecommerce_runtime.lifecycle import stop_on_signals
 from ecommerce_runtime.logs import configure_logging
-
 from orders.bootstrap import SERVICE, OrdersSettings, bootstrap
 
 log = logging.getLogger("orders")

@@ -10,6 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import aio_pika.abc
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from ecommerce.orders.v1 import orders_pb2, orders_pb2_grpc
 from ecommerce_runtime import bus
 from ecommerce_runtime.config import ServiceSettings
@@ -17,10 +21,6 @@ from ecommerce_runtime.db import create_engine, database_url
 from ecommerce_runtime.grpc_server import GrpcServer, Registration
 from ecommerce_runtime.migrations import upgrade_to_head
 from ecommerce_runtime.outbox import OutboxRelay
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from orders.adapters import tables
 from orders.adapters.catalog_seed import DEFAULT_CATALOG, load_catalog, seed_catalog
 from orders.adapters.grpc_server import OrderServicer

@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 
 from ecommerce_runtime.messages import IncomingEvent
 from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
-
 from orders.domain import (
     CancellationReason,
     IdempotencyKeyReused,

@@ -9,7 +9,6 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from ecommerce_runtime.messages import IncomingEvent
-
 from orders.domain import Order, OrderStatus, Product
 
 

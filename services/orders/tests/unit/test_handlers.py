@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from orders_fakes import Clock, FakeStore, FakeUnitOfWork, store_with
+
 from ecommerce.events import models
 from ecommerce.events.channels import EventType
 from ecommerce_runtime.messages import IncomingEvent
@@ -24,7 +26,6 @@ from orders.domain import (
     UnknownProduct,
 )
 from orders.handlers import Caller, OrderHandlers, PlaceOrder
-from orders_fakes import Clock, FakeStore, FakeUnitOfWork, store_with
 
 ADA, BOB = Caller(uuid4()), Caller(uuid4())
 ADMIN = Caller(uuid4(), is_admin=True)

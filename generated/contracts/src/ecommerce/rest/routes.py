@@ -55,7 +55,9 @@ def _parse_body(model: type[BodyT], body: dict[str, Any]) -> BodyT:
 
 
 def _render(reply: Reply[BaseModel]) -> RouteResult:
-    return reply.body.model_dump(mode="json", exclude_none=True), reply.status, dict(reply.headers)
+    # Every operation also declares application/problem+json, so the success type must be explicit.
+    headers = {"Content-Type": "application/json", **reply.headers}
+    return reply.body.model_dump(mode="json", exclude_none=True), reply.status, headers
 
 
 def route_table(handlers: Handlers, request_headers: Callable[[], Mapping[str, str]]) -> Mapping[str, Route]:

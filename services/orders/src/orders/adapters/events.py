@@ -6,7 +6,6 @@ from uuid import uuid4
 
 from ecommerce.events import models
 from ecommerce_runtime.messages import OutgoingMessage, outgoing
-
 from orders.domain import Money, OrderCancelled, OrderEvent, OrderPaid, OrderPlaced
 
 PRODUCER = "orders"

@@ -13,12 +13,12 @@ from typing import Any, TypeAlias
 from uuid import UUID
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from ecommerce.common.v1 import common_pb2
 from ecommerce.orders.v1 import orders_pb2, orders_pb2_grpc
 from ecommerce_runtime.grpc_errors import InvalidArgument, StatusMapper
 from ecommerce_runtime.tracing import set_traceparent
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from orders.domain import (
     CancellationReason,
     IdempotencyKeyReused,

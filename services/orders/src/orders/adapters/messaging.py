@@ -7,7 +7,6 @@ from ecommerce_runtime.bus import Handler, PermanentError, TransientError
 from ecommerce_runtime.grpc_errors import UNREACHABLE
 from ecommerce_runtime.messages import IncomingEvent
 from ecommerce_runtime.tracing import set_traceparent
-
 from orders.domain import OrderNotFound
 from orders.handlers import OrderHandlers
 

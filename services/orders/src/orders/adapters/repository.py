@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Self
 from uuid import UUID
 
-from ecommerce_runtime import inbox, outbox
-from ecommerce_runtime.messages import IncomingEvent
-from ecommerce_runtime.tracing import current_traceparent
 from sqlalchemy import RowMapping, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from ecommerce_runtime import inbox, outbox
+from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.tracing import current_traceparent
 from orders.adapters import tables
 from orders.adapters.events import to_message
 from orders.domain import CancellationReason, Money, Order, OrderLine, OrderStatus, Product

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ecommerce_runtime.inbox import inbox_table
-from ecommerce_runtime.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -17,6 +15,9 @@ from sqlalchemy import (
     Table,
     Uuid,
 )
+
+from ecommerce_runtime.inbox import inbox_table
+from ecommerce_runtime.outbox import outbox_table
 
 metadata = MetaData(
     naming_convention={
