@@ -42,10 +42,10 @@ class OrdersSettings(ServiceSettings):
     """SQLAlchemy URL; unset means the SQLite file ``$VAR_DIR/orders.db``."""
     grpc_bind: str = "127.0.0.1:50051"
     catalog_file: Path = DEFAULT_CATALOG
-    idempotency_retention_hours: int = Field(48, ge=24, le=24 * 365)
-    consumer_prefetch: int = Field(20, ge=1, le=1000)
-    delivery_limit: int = Field(5, ge=1, le=100)
-    shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)
+    idempotency_retention_hours: int = Field(default=48, ge=24, le=24 * 365)
+    consumer_prefetch: int = Field(default=20, ge=1, le=1000)
+    delivery_limit: int = Field(default=5, ge=1, le=100)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
 
 
 @dataclass
@@ -127,6 +127,10 @@ class OrderService:
                 log.exception("idempotency key purge failed; retrying in an hour")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 3600)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
 
     async def stop(self) -> None:
         """Graceful: stop taking calls and finish in-flight ones, stop consuming, flush the outbox."""

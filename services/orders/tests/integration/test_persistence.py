@@ -203,3 +203,20 @@ async def test_listing_pages_through_orders_created_in_the_same_instant(engine: 
             break
     assert len(seen) == 7
     assert set(seen) == ids
+
+
+async def test_fifty_concurrent_orders_for_ten_units_sell_exactly_ten(
+    engine: AsyncEngine, handlers: OrderHandlers
+) -> None:
+    buyers = [Caller(uuid4()) for _ in range(50)]
+    results = await asyncio.gather(
+        *(handlers.place_order(command(("LTD-001", 1), caller=buyer)) for buyer in buyers),
+        return_exceptions=True,
+    )
+
+    placed = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(placed) == 10
+    assert all(isinstance(r, InsufficientStock) for r in refused), refused
+    after = await counts(engine)
+    assert (after["stock:LTD-001"], after["orders"], after["outbox"]) == (0, 10, 10)

@@ -23,11 +23,13 @@ class ConfigError(Exception):
 class ServiceSettings(BaseSettings):
     """Settings every service has."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file=None, populate_by_name=True)
 
-    amqp_url: str = Field(DEFAULT_AMQP_URL, validation_alias="AMQP_URL", pattern=r"^amqps?://")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
-    var_dir: Path = Field(Path("var"), validation_alias="VAR_DIR")
+    amqp_url: str = Field(default=DEFAULT_AMQP_URL, validation_alias="AMQP_URL", pattern=r"^amqps?://")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
+    var_dir: Path = Field(default=Path("var"), validation_alias="VAR_DIR")
     """Where embedded state lives (SQLite files) when no database URL is set."""
 
 

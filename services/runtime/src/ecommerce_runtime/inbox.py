@@ -35,4 +35,4 @@ async def first_delivery(conn: AsyncConnection, table: Table, event: IncomingEve
         event_id=event.event_id, event_type=event.event_type, received_at=datetime.now(UTC)
     ).on_conflict_do_nothing(index_elements=["event_id"])
     result = await conn.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)

@@ -52,7 +52,7 @@ def _payload(event: OrderEvent) -> models.OrderCreated | models.OrderPaid | mode
                 user_id=order.user_id,
                 customer_email=order.customer_email,
                 reason=reason.value,
-                previous_status=previous.value,  # type: ignore[arg-type]  # PENDING or PAID by the state machine
+                previous_status=previous.value,  # PENDING or PAID: the state machine allows no other
                 total=_money(order.total),
                 cancelled_at=order.updated_at,
             )
