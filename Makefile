@@ -8,7 +8,7 @@ RUN := $(UV) run --no-sync
 export UV_PYTHON := 3.11
 export UV_LINK_MODE := copy
 
-.PHONY: help setup generate check-generated lint typecheck test check fmt run clean
+.PHONY: help setup generate check-generated lint typecheck test check fmt migrate dlq-replay run clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,8 +29,8 @@ lint: ## ruff format --check, ruff check, and spec lint (OpenAPI, AsyncAPI, buf)
 	$(RUN) ruff check .
 	$(RUN) python -m spectools.lint
 
-typecheck: ## mypy --strict on tools, tests and everything that consumes generated code
-	$(RUN) mypy tools/spectools tests
+typecheck: ## mypy --strict on tools, services, tests and everything that consumes generated code
+	$(RUN) mypy tools/spectools tests services
 
 test: setup ## install what is needed, then run the test suite
 	$(RUN) pytest
@@ -40,6 +40,13 @@ check: setup lint typecheck check-generated test ## every gate CI runs
 fmt: ## format and autofix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+migrate: setup ## apply every service's database migrations (and seed the catalog)
+	$(RUN) python -m orders migrate
+
+dlq-replay: ## move dead-lettered messages back to their queue: make dlq-replay SERVICE=orders [ARGS=--dry-run]
+	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=orders|payments|notifications [ARGS=--dry-run]" >&2; exit 2; }
+	$(RUN) python -m ecommerce_runtime.dlq_replay --service $(SERVICE) $(ARGS)
 
 run: ## start the whole system (not built yet: see README)
 	@echo "make run: the services are not built yet (issues #3-#7); nothing to start." >&2
