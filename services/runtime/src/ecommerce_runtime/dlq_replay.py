@@ -29,7 +29,14 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelNotFoundEntity
 
 from ecommerce.events.channels import SUBSCRIPTIONS
-from ecommerce_runtime.bus import BrokerUnavailableError, PublishError, connect, dead_letter_reason, dlq_name
+from ecommerce_runtime.bus import (
+    BrokerUnavailableError,
+    PublishError,
+    connect,
+    dead_letter_reason,
+    dlq_name,
+    mask_url,
+)
 from ecommerce_runtime.bus.dead_letter import copy_message, without_dead_letter_headers
 from ecommerce_runtime.bus.publisher import publish_confirmed
 
@@ -122,7 +129,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--amqp-url",
         default=os.environ.get("AMQP_URL", DEFAULT_AMQP_URL),
-        help="broker URL (default: env AMQP_URL or %(default)s)",
+        # Not %(default)s: that would print the password of AMQP_URL.
+        help=f"broker URL (default: env AMQP_URL, else {mask_url(DEFAULT_AMQP_URL)})",
     )
     parser.add_argument("--limit", type=_positive_int, default=None, help="move at most N messages")
     parser.add_argument("--dry-run", action="store_true", help="list what would move, move nothing")

@@ -1,0 +1,1 @@
+"""Test support shared by the test suites of every service (real brokers and databases, never mocks)."""
