@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
+def _is_secret(annotation: object) -> bool:
+    """Whether a field holds a secret (``SecretStr``, possibly optional): its value is never printed."""
+    return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())
+
+
 def load_settings(settings_cls: type[SettingsT], **overrides: object) -> SettingsT:
     """The settings from the environment (``overrides`` win, for tests); raises ``ConfigError``."""
     try:
@@ -48,5 +53,7 @@ def load_settings(settings_cls: type[SettingsT], **overrides: object) -> Setting
             info = settings_cls.model_fields.get(field)
             alias = info.validation_alias if info is not None else None
             name = alias if isinstance(alias, str) else f"{prefix}{field}".upper()
-            lines.append(f"{name}: {problem['msg']} (got {problem.get('input')!r})")
+            secret = info is not None and _is_secret(info.annotation)
+            shown = "***" if secret else repr(problem.get("input"))
+            lines.append(f"{name}: {problem['msg']} (got {shown})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

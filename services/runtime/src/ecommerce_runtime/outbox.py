@@ -198,6 +198,8 @@ class OutboxRelay:
         """Relays until ``stop`` is set, then flushes what is left once (best effort)."""
         failures = 0
         while not stop.is_set():
+            # Cleared before the pass, so a notify() that arrives while it runs triggers the next one at once.
+            self._wakeup.clear()
             try:
                 published = await self.publish_pending()
                 failures = 0
@@ -218,7 +220,6 @@ class OutboxRelay:
             )
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        self._wakeup.clear()
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,70 @@
+"""The mailer loop: sends PENDING notifications as they fall due, independently of the event consumer.
+
+Delivery guarantees (see also ``handlers.NotificationHandlers.send_due``):
+
+- A notification is claimed before it is sent: in a short transaction its attempt is counted and its
+  ``next_attempt_at`` pushed past a lease, so other mailers (replicas) skip it. On PostgreSQL the due rows
+  are selected ``FOR UPDATE SKIP LOCKED``, so concurrent claims never overlap; on SQLite the write lock of
+  ``BEGIN IMMEDIATE`` serializes them. No transaction is held open while talking to the mail server.
+- Each outcome is written right after the server answered: SENT, or backed off exponentially
+  (``RetryPolicy``) while the server is unreachable or answers 4xx, or FAILED after a 5xx or the last
+  allowed attempt. An SMTP outage therefore costs one connection attempt per due batch, not a busy loop.
+- Never sent twice per (event, channel), with one unavoidable exception: a crash (or a lost database)
+  between the server accepting a message and the SENT row being committed. The claim's lease then runs
+  out and the message goes again. Both copies carry the same ``Message-ID`` (derived from the notification
+  id), so the duplicate is recognisable, and mail systems that deduplicate by Message-ID drop it.
+- On stop, the message being sent is finished and its outcome recorded; the rest of the claimed batch is
+  given back untried (its attempts restored), so a restart or another replica sends it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from notifications.handlers import NotificationHandlers
+
+log = logging.getLogger(__name__)
+
+
+class MailerLoop:
+    """Runs ``send_due`` until stopped: at once while there is work, else every ``poll_interval``."""
+
+    def __init__(
+        self, handlers: NotificationHandlers, *, poll_interval: float = 1.0, max_backoff: float = 30.0
+    ) -> None:
+        self._handlers = handlers
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._wakeup = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wakes the loop now (a new notification was recorded)."""
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            self._wakeup.clear()  # before looking for work, so a notify() during the pass is not lost
+            try:
+                claimed = await self._handlers.send_due(stopping=stop.is_set)
+                failures = 0
+            except Exception as error:  # the database is unreachable: back off, the rows wait
+                failures += 1
+                delay = min(self._max_backoff, self._poll_interval * 2**failures)
+                log.warning(
+                    "mailer: cannot reach the notification store (%r); retrying in %.1fs", error, delay
+                )
+                await self._sleep(stop, delay)
+                continue
+            if claimed == 0:
+                await self._sleep(stop, self._poll_interval)
+        log.info("mailer stopped")
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
