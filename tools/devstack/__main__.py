@@ -50,8 +50,8 @@ def ensure_rabbitmq(amqp_url: str) -> None:
             time.sleep(0.5)
     sys.exit(
         f"RabbitMQ is not reachable at {host}:{port}.\n"
-        "Install it (Debian/Ubuntu: apt-get install rabbitmq-server) and start it with `rabbitmq-server -detached`,\n"
-        "or point AMQP_URL (in the environment or .env) at a running broker."
+        "Install it (Debian/Ubuntu: apt-get install rabbitmq-server), start it with\n"
+        "`rabbitmq-server -detached`, or point AMQP_URL (in the environment or .env) at a running broker."
     )
 
 
@@ -104,7 +104,8 @@ async def run() -> int:
                 f"    REST API      {base_url}\n"
                 f"    Swagger UI    {base_url}/ui/\n"
                 f"    OpenAPI spec  {base_url}/openapi.json\n"
-                f"    Emails        {var_dir / 'mail'} (one .eml file per message; SMTP sink on 127.0.0.1:{ports.smtp})\n"
+                f"    Emails        {var_dir / 'mail'} (one .eml file per message)\n"
+                f"    SMTP sink     127.0.0.1:{ports.smtp}\n"
                 f"    Databases     SQLite files in {var_dir} (set *_DATABASE_URL for PostgreSQL)\n"
                 "  Try `make demo` in another shell. Ctrl-C stops everything.\n",
                 flush=True,

@@ -130,9 +130,9 @@ class Stack:
     def exited(self) -> dict[str, int]:
         return {name: p.returncode for name, p in self.processes.items() if p.returncode is not None}
 
-    async def wait_ready(self, base_url: str, timeout: float = 120.0) -> None:
+    async def wait_ready(self, base_url: str, within: float = 120.0) -> None:
         """Until ``GET {base_url}/readyz`` answers 200; raises if a process exits or time runs out."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
                 if dead := self.exited():
@@ -141,11 +141,13 @@ class Stack:
                     if (await client.get(f"{base_url}/readyz")).status_code == 200:
                         return
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{base_url}/readyz not ready after {timeout:.0f}s")
+                    raise TimeoutError(f"{base_url}/readyz not ready after {within:.0f}s")
                 await asyncio.sleep(0.25)
 
     async def wait_any_exit(self) -> None:
-        await asyncio.wait([asyncio.create_task(p.wait()) for p in self.processes.values()], return_when="FIRST_COMPLETED")
+        await asyncio.wait(
+            [asyncio.create_task(p.wait()) for p in self.processes.values()], return_when="FIRST_COMPLETED"
+        )
 
     async def stop(self, grace: float = 30.0) -> dict[str, int]:
         """SIGTERM to every process (gateway first, mail sink last), then SIGKILL after ``grace`` seconds."""

@@ -70,7 +70,9 @@ async def test_the_service_serves_then_stops_gracefully_on_sigterm(tmp_path: Pat
     assert (tmp_path / "var" / "orders.db").exists()
 
 
-async def test_a_bad_setting_stops_the_service_with_a_message_naming_it(tmp_path: Path, vhost_url: str) -> None:
+async def test_a_bad_setting_stops_the_service_with_a_message_naming_it(
+    tmp_path: Path, vhost_url: str
+) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -80,4 +82,6 @@ async def test_a_bad_setting_stops_the_service_with_a_message_naming_it(tmp_path
     )
     _, stderr = await process.communicate()
     assert process.returncode == 2
-    assert "ORDERS_IDEMPOTENCY_RETENTION_HOURS: Input should be greater than or equal to 24" in stderr.decode()
+    assert (
+        "ORDERS_IDEMPOTENCY_RETENTION_HOURS: Input should be greater than or equal to 24" in stderr.decode()
+    )
