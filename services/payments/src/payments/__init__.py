@@ -1,0 +1,1 @@
+"""The Payment Service: charges each order once through a payment provider and refunds cancelled ones."""

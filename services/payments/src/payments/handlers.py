@@ -1,0 +1,307 @@
+"""Use cases of the Payment Service: charge an order once, refund it when cancelled, answer queries.
+
+A charge cannot share a transaction with the provider call, so it is a short saga of its own, each step
+committed before the next (the provider's idempotency key is the payment id):
+
+1. record the payment PENDING (order id unique: one payment per order, whoever comes first);
+2. per attempt: under the row lock, re-check the status and count the attempt (``charge_in_flight``), commit;
+   call the provider; under the row lock again, record the outcome (and its outbox event), commit;
+3. a charge that meets a cancelled order is refunded at once (refund key ``refund-<payment id>``).
+
+The triggering event goes into the inbox only in the transaction that finds the payment at rest, so a crash
+anywhere before that leaves the message unacked and its redelivery resumes where the database says: a
+PENDING payment asks the provider again with the same key, which answers with the original result instead
+of charging twice. Transient provider failures are retried here, with capped exponential backoff; broker
+redelivery is left for what this process cannot fix by waiting a little (the database being unreachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from ecommerce_runtime.messages import IncomingEvent
+from payments.domain import Money, NextStep, Payment, PaymentNotFound
+from payments.ports import (
+    ChargeResult,
+    DuplicatePayment,
+    PaymentProvider,
+    ProviderUnavailable,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request is for, as the gateway verified it."""
+
+    user_id: UUID
+    is_admin: bool = False
+
+    def may_see(self, payment: Payment) -> bool:
+        return self.is_admin or payment.user_id == self.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently the provider is asked before a payment fails as provider_unavailable."""
+
+    max_attempts: int = 4
+    first_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1 = the first): doubling from ``first_delay``,
+        capped at ``max_delay``, minus up to 25 % jitter so replicas that failed together spread out."""
+        exponent = min(max(attempt, 1), 32) - 1
+        return min(self.max_delay, self.first_delay * 2.0**exponent) * (1.0 - 0.25 * random.random())
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeOrder:
+    """An order to charge (from ``order.created``)."""
+
+    order_id: UUID
+    user_id: UUID
+    customer_email: str
+    amount: Money
+    payment_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrderPayment:
+    """An order that was cancelled (from ``order.cancelled``)."""
+
+    order_id: UUID
+    user_id: UUID
+    customer_email: str
+    amount: Money
+
+
+class _PerOrder:
+    """One lock per order id, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[UUID, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, order_id: UUID) -> AsyncIterator[None]:
+        lock, users = self._locks.get(order_id, (asyncio.Lock(), 0))
+        self._locks[order_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[order_id]
+            if users == 1:
+                del self._locks[order_id]
+            else:
+                self._locks[order_id] = (lock, users - 1)
+
+
+class PaymentHandlers:
+    """The use cases, wired by ``bootstrap`` to a unit of work, a provider, a retry policy and a clock."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        provider: PaymentProvider,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._uow = uow
+        self._provider = provider
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self.on_commit: Callable[[], None] = lambda: None
+        """Called after each commit (wakes the outbox relay)."""
+        # Duplicate deliveries of one order in this process take turns, so the second finds the payment at
+        # rest instead of asking the provider again (harmless, thanks to the key, but it counts an attempt).
+        # Cancellations do not wait: they must be able to stop a charge between its attempts.
+        self._charging = _PerOrder()
+
+    async def order_created(self, event: IncomingEvent, command: ChargeOrder) -> None:
+        """Charges the order once and records payment.succeeded / payment.failed; idempotent."""
+        async with self._charging.hold(command.order_id):
+            try:
+                fresh = await self._record_pending(event, command)
+            except DuplicatePayment:
+                # Its cancellation or another replica recorded the payment meanwhile: carry on with that one.
+                fresh = await self._record_pending(event, command)
+            if fresh:
+                await self._settle(command.order_id, event, may_charge=True)
+
+    async def _record_pending(self, event: IncomingEvent, command: ChargeOrder) -> bool:
+        async with self._uow() as uow:
+            if await uow.handled_before(event):
+                return False
+            if await uow.payments.for_order(command.order_id, lock=True) is None:
+                payment = Payment.open(
+                    payment_id=uuid4(),
+                    order_id=command.order_id,
+                    user_id=command.user_id,
+                    customer_email=command.customer_email,
+                    amount=command.amount,
+                    payment_token=command.payment_token,
+                    now=self._clock(),
+                )
+                await uow.payments.add(payment)
+                await uow.commit()
+                log.info("payment recorded", extra={"order_id": str(payment.order_id)})
+        return True
+
+    async def order_cancelled(self, event: IncomingEvent, command: CancelOrderPayment) -> None:
+        """Cancels the payment if nothing was charged, else refunds the charge; idempotent.
+
+        Arriving before ``order.created``, it leaves a CANCELLED tombstone so the order is never charged.
+        """
+        try:
+            fresh = await self._record_cancellation(event, command)
+        except DuplicatePayment:
+            fresh = await self._record_cancellation(event, command)
+        if fresh:
+            # A charge in flight is settled by its own delivery; this one only refunds.
+            await self._settle(command.order_id, event, may_charge=False)
+
+    async def _record_cancellation(self, event: IncomingEvent, command: CancelOrderPayment) -> bool:
+        async with self._uow() as uow:
+            if await uow.handled_before(event):
+                return False
+            payment = await uow.payments.for_order(command.order_id, lock=True)
+            now = self._clock()
+            if payment is None:
+                payment = Payment.tombstone(
+                    payment_id=uuid4(),
+                    order_id=command.order_id,
+                    user_id=command.user_id,
+                    customer_email=command.customer_email,
+                    amount=command.amount,
+                    now=now,
+                )
+                await uow.payments.add(payment)
+            else:
+                payment.cancel_order(now)
+                await uow.payments.save(payment)
+            await uow.commit()
+        log.info("order cancellation recorded", extra={"order_id": str(command.order_id)})
+        return True
+
+    async def settle_unsettled(self, untouched_for: timedelta, limit: int = 100) -> int:
+        """Resumes payments left unsettled (their message dead-lettered, say); returns how many it tried."""
+        async with self._uow() as uow:
+            order_ids = await uow.payments.unsettled(
+                untouched_since=self._clock() - untouched_for, limit=limit
+            )
+        for order_id in order_ids:
+            try:
+                async with self._charging.hold(order_id):
+                    await self._settle(order_id, None, may_charge=True)
+            except ProviderUnavailable as error:
+                log.warning("payment still unsettled: %s", error, extra={"order_id": str(order_id)})
+        return len(order_ids)
+
+    async def _settle(self, order_id: UUID, event: IncomingEvent | None, *, may_charge: bool) -> None:
+        """Drives the payment to rest, one committed step at a time; ``event`` is recorded when it rests."""
+        while True:
+            async with self._uow() as uow:
+                payment = await self._locked(uow, order_id)
+                step = payment.next_step()
+                if step is NextStep.CHARGE:
+                    # begin_attempt may bring it to rest instead (CANCELLED, or FAILED when attempts ran out)
+                    if not (may_charge and payment.begin_attempt(self._retry.max_attempts, self._clock())):
+                        step = NextStep.NOTHING
+                    await uow.payments.save(payment)
+                if step is NextStep.NOTHING and event is not None:
+                    await uow.first_delivery(event)
+                await uow.commit()
+            self.on_commit()
+            if step is NextStep.NOTHING:
+                return
+            if step is NextStep.CHARGE:
+                await self._charge(payment)
+            else:
+                await self._refund(payment)
+
+    async def _charge(self, payment: Payment) -> None:
+        if payment.payment_token is None:
+            raise RuntimeError(f"payment {payment.id} is PENDING without a token")  # only tombstones lack one
+        extra = {"order_id": str(payment.order_id), "attempt": payment.attempts}
+        try:
+            result = await self._provider.charge(str(payment.id), payment.amount, payment.payment_token)
+        except ProviderUnavailable as error:
+            log.warning("charge attempt failed transiently: %s", error, extra=extra)
+            await self._update(payment.order_id, lambda p, now: p.record_unavailable(now))
+            if payment.attempts < self._retry.max_attempts:  # no wait before giving up
+                await self._sleep(self._retry.delay(payment.attempts))
+            return
+        log.info("charge attempt answered", extra=extra | {"outcome": _outcome(result)})
+        if result.reference is not None:
+            reference = result.reference
+            await self._update(payment.order_id, lambda p, now: p.record_charge(reference, now))
+        elif result.decline_reason is not None:
+            reason = result.decline_reason
+            await self._update(payment.order_id, lambda p, now: p.record_decline(reason, now))
+
+    async def _refund(self, payment: Payment) -> None:
+        """Refunds the charge, retrying transient failures; raises ``ProviderUnavailable`` when they last."""
+        if payment.provider_reference is None:  # never: record_charge sets it before a refund is owed
+            raise RuntimeError(f"payment {payment.id} owes a refund without a charge")
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self._provider.refund(
+                    f"refund-{payment.id}", payment.provider_reference, payment.amount
+                )
+                break
+            except ProviderUnavailable:
+                if attempt >= self._retry.max_attempts:
+                    raise
+                await self._sleep(self._retry.delay(attempt))
+        log.info("charge refunded", extra={"order_id": str(payment.order_id)})
+        await self._update(payment.order_id, lambda p, now: p.record_refund(result.reference, now))
+
+    async def _update(self, order_id: UUID, change: Callable[[Payment, datetime], None]) -> None:
+        async with self._uow() as uow:
+            payment = await self._locked(uow, order_id)
+            change(payment, self._clock())
+            await uow.payments.save(payment)
+            await uow.commit()
+        self.on_commit()
+
+    @staticmethod
+    async def _locked(uow: UnitOfWork, order_id: UUID) -> Payment:
+        payment = await uow.payments.for_order(order_id, lock=True)
+        if payment is None:  # recorded by an earlier step, and payments are never deleted
+            raise PaymentNotFound(order_id)
+        return payment
+
+    async def get_payment(self, caller: Caller, order_id: UUID) -> Payment:
+        """The payment of one of the caller's orders (any order for an admin)."""
+        async with self._uow() as uow:
+            payment = await uow.payments.for_order(order_id)
+        if payment is None or not caller.may_see(payment):
+            raise PaymentNotFound(order_id)
+        return payment
+
+
+def _outcome(result: ChargeResult) -> str:
+    return "charged" if result.succeeded else f"declined: {result.decline_reason}"
