@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
+from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.messages import IncomingEvent
 from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
 from notifications.domain import Notice, Notification, RetryPolicy
@@ -38,14 +39,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who a request is for, as the gateway verified it."""
-
-    user_id: UUID
-    is_admin: bool = False
 
 
 T = TypeVar("T")

@@ -10,8 +10,9 @@ import pytest
 
 from ecommerce.common.v1 import common_pb2
 from ecommerce.notifications.v1 import notifications_pb2
+from ecommerce_runtime.callers import caller_of
 from ecommerce_runtime.grpc_errors import InvalidArgument
-from notifications.adapters.grpc_server import STATUS_TO_PB, TEMPLATE_TO_PB, caller_of, notification_pb
+from notifications.adapters.grpc_server import STATUS_TO_PB, TEMPLATE_TO_PB, notification_pb
 from notifications.domain import DeliveryStatus, Notice, Notification, RenderedMessage, TemplateKind
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)

@@ -20,11 +20,12 @@ from notifications_fakes import (
     the_five_events,
 )
 
+from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.pagination import InvalidPageRequest
 from notifications.adapters.email_templates import EmailTemplates
 from notifications.adapters.messaging import notice_of
 from notifications.domain import DeliveryStatus, Notification, RetryPolicy, TemplateKind
-from notifications.handlers import Caller, DeliverySettings, NotificationHandlers
+from notifications.handlers import DeliverySettings, NotificationHandlers
 from notifications.ports import MessageDeferred, MessageRejected
 
 TEMPLATES = EmailTemplates()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
+from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.messages import IncomingEvent
 from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
 from orders.domain import (
@@ -38,17 +39,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who a request is for, as the gateway verified it."""
-
-    user_id: UUID
-    is_admin: bool = False
-
-    def may_see(self, order: Order) -> bool:
-        return self.is_admin or order.user_id == self.user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +140,7 @@ class OrderHandlers:
     async def get_order(self, caller: Caller, order_id: UUID) -> Order:
         async with self._uow() as uow:
             order = await uow.orders.get(order_id)
-        if order is None or not caller.may_see(order):
+        if order is None or not caller.can_see(order.user_id):
             raise OrderNotFound(order_id)
         return order
 
@@ -185,7 +175,7 @@ class OrderHandlers:
         """Cancels on the customer's request and releases the stock; a taken payment gets refunded."""
         async with self._uow() as uow:
             order = await uow.orders.get(order_id, lock=True)
-            if order is None or not caller.may_see(order):
+            if order is None or not caller.can_see(order.user_id):
                 raise OrderNotFound(order_id)
             await self._cancel(uow, order, CancellationReason.CUSTOMER_REQUEST)
             await uow.commit()

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecommerce.events import models
+from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.messages import IncomingEvent, parse_payload
 from orders.adapters import tables
 from orders.adapters.repository import SqlUnitOfWork
@@ -25,7 +26,7 @@ from orders.domain import (
     OrderStatus,
     UnknownProduct,
 )
-from orders.handlers import Caller, OrderHandlers, PlaceOrder
+from orders.handlers import OrderHandlers, PlaceOrder
 
 ADA, BOB = Caller(uuid4()), Caller(uuid4())
 

@@ -10,6 +10,7 @@ from orders_fakes import Clock, FakeStore, FakeUnitOfWork, store_with
 
 from ecommerce.events import models
 from ecommerce.events.channels import EventType
+from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.messages import IncomingEvent
 from ecommerce_runtime.pagination import InvalidPageRequest
 from orders.domain import (
@@ -25,7 +26,7 @@ from orders.domain import (
     OrderStatus,
     UnknownProduct,
 )
-from orders.handlers import Caller, OrderHandlers, PlaceOrder
+from orders.handlers import OrderHandlers, PlaceOrder
 
 ADA, BOB = Caller(uuid4()), Caller(uuid4())
 ADMIN = Caller(uuid4(), is_admin=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.messages import IncomingEvent
 from payments.domain import Money, NextStep, Payment, PaymentNotFound
 from payments.ports import (
@@ -44,17 +45,6 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who a request is for, as the gateway verified it."""
-
-    user_id: UUID
-    is_admin: bool = False
-
-    def may_see(self, payment: Payment) -> bool:
-        return self.is_admin or payment.user_id == self.user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +288,7 @@ class PaymentHandlers:
         """The payment of one of the caller's orders (any order for an admin)."""
         async with self._uow() as uow:
             payment = await uow.payments.for_order(order_id)
-        if payment is None or not caller.may_see(payment):
+        if payment is None or not caller.can_see(payment.user_id):
             raise PaymentNotFound(order_id)
         return payment
 

@@ -20,8 +20,9 @@ from payments_fakes import (
     order_created_event,
 )
 
+from ecommerce_runtime.callers import Caller
 from payments.domain import FailureReason, PaymentNotFound, PaymentStatus
-from payments.handlers import Caller, RetryPolicy
+from payments.handlers import RetryPolicy
 from payments.ports import ProviderUnavailable
 
 

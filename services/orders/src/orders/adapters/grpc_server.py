@@ -10,13 +10,13 @@ import re
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, TypeAlias
-from uuid import UUID
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecommerce.common.v1 import common_pb2
 from ecommerce.orders.v1 import orders_pb2, orders_pb2_grpc
+from ecommerce_runtime.callers import caller_of, uuid_field
 from ecommerce_runtime.grpc_errors import InvalidArgument, StatusMapper
 from ecommerce_runtime.tracing import set_traceparent
 from orders.domain import (
@@ -33,7 +33,7 @@ from orders.domain import (
     Product,
     UnknownProduct,
 )
-from orders.handlers import Caller, OrderHandlers, PlaceOrder
+from orders.handlers import OrderHandlers, PlaceOrder
 
 STATUS = StatusMapper(
     {
@@ -60,19 +60,6 @@ REASON_TO_PB = {
 }
 
 Context: TypeAlias = grpc.aio.ServicerContext  # the generated stubs parameterize it per method
-
-
-def uuid_field(name: str, value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise InvalidArgument(f"{name} must be a UUID, got {value[:64]!r}") from None
-
-
-def caller_of(caller: common_pb2.Caller) -> Caller:
-    if caller.role not in (common_pb2.ROLE_CUSTOMER, common_pb2.ROLE_ADMIN):
-        raise InvalidArgument("caller.role must be ROLE_CUSTOMER or ROLE_ADMIN")
-    return Caller(uuid_field("caller.user_id", caller.user_id), is_admin=caller.role == common_pb2.ROLE_ADMIN)
 
 
 def _matching(name: str, value: str, pattern: re.Pattern[str], expected: str) -> str:

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import TypeAlias
-from uuid import UUID
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecommerce.common.v1 import common_pb2
 from ecommerce.payments.v1 import payments_pb2, payments_pb2_grpc
-from ecommerce_runtime.grpc_errors import InvalidArgument, StatusMapper
+from ecommerce_runtime.callers import caller_of, uuid_field
+from ecommerce_runtime.grpc_errors import StatusMapper
 from payments.domain import Payment, PaymentNotFound, PaymentStatus
-from payments.handlers import Caller, PaymentHandlers
+from payments.handlers import PaymentHandlers
 
 STATUS = StatusMapper({PaymentNotFound: grpc.StatusCode.NOT_FOUND})
 STATUS_TO_PB = {
@@ -30,19 +30,6 @@ STATUS_TO_PB = {
 }
 
 Context: TypeAlias = grpc.aio.ServicerContext  # the generated stubs parameterize it per method
-
-
-def uuid_field(name: str, value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise InvalidArgument(f"{name} must be a UUID, got {value[:64]!r}") from None
-
-
-def caller_of(caller: common_pb2.Caller) -> Caller:
-    if caller.role not in (common_pb2.ROLE_CUSTOMER, common_pb2.ROLE_ADMIN):
-        raise InvalidArgument("caller.role must be ROLE_CUSTOMER or ROLE_ADMIN")
-    return Caller(uuid_field("caller.user_id", caller.user_id), is_admin=caller.role == common_pb2.ROLE_ADMIN)
 
 
 def _timestamp(value: datetime) -> Timestamp:
