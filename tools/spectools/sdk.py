@@ -7,8 +7,8 @@ to its hand-written core (``_base_client.py``, ``_client.py``, ``_exceptions.py`
 - ``types/_models.py``: pydantic models by datamodel-code-generator, from a copy of the spec prepared for a
   client: a schema that appears in a response accepts unknown fields (an older SDK keeps working against a
   newer server), request schemas stay closed; ``format: email`` and ``format: password`` are plain strings
-  (no email-validator dependency; a password is sent as typed); the models an operation returns derive
-  from ``ResponseModel``, which carries the request id of the response.
+  (no email-validator dependency; a password is sent as typed); the models an operation returns, and the
+  items of the pages it returns, derive from ``ResponseModel``, which carries the response's request id.
 - ``types/_literals.py``: a ``Literal`` alias per enum schema (``OrderStatus``...).
 - ``types/_params.py``: a ``TypedDict`` per object a request body nests (``OrderLineInputParam``), so
   ``items=[{"sku": "MUG-001", "quantity": 2}]`` type-checks as well as a model does.
@@ -586,7 +586,8 @@ def generate(spec_path: Path, tree: Tree, package_dir: str) -> None:
         by_resource.setdefault(method.resource, []).append(method)
     resources = {resource: tags.get(resource, resource) for resource in sorted(by_resource)}
 
-    models, model_names = _models_module(spec, {m.reply for m in methods})
+    returned = {m.reply for m in methods} | {m.page_item for m in methods if m.page_item}
+    models, model_names = _models_module(spec, returned)
     literals, literal_names = _literals_module(spec)
     params, param_names = _params_module(spec, types, model_names, literal_names)
     modules = {

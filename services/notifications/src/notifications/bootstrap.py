@@ -139,7 +139,7 @@ class NotificationService:
         )
         self._server = GrpcServer([registration], self.settings.grpc_bind)
         self.grpc_port = self._server.port
-        await self._server.start()
+        await self._server.start(ready=False)  # ready once the consumer consumes
         self.handlers.on_commit = self.mailer.notify
         self._tasks.append(asyncio.create_task(self._messaging(), name="notifications-messaging"))
         self._tasks.append(asyncio.create_task(self.mailer.run(self._stop), name="notifications-mailer"))
@@ -171,6 +171,8 @@ class NotificationService:
             delivery_limit=self.settings.delivery_limit,
         )
         await consumer.start()
+        if self._server is not None:
+            await self._server.set_ready(True)
         self._consumer = consumer
         await self._stop.wait()
         await consumer.stop(timeout=self.settings.shutdown_grace_seconds)

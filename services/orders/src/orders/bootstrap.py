@@ -75,7 +75,7 @@ class OrderService:
         )
         self._server = GrpcServer([registration], self.settings.grpc_bind)
         self.grpc_port = self._server.port
-        await self._server.start()
+        await self._server.start(ready=False)  # ready once the consumer consumes
         self._tasks.append(asyncio.create_task(self._messaging(), name="orders-messaging"))
         self._tasks.append(asyncio.create_task(self._purge_idempotency_keys(), name="orders-key-purge"))
 
@@ -110,6 +110,8 @@ class OrderService:
             delivery_limit=self.settings.delivery_limit,
         )
         await consumer.start()
+        if self._server is not None:
+            await self._server.set_ready(True)
         relay_task = asyncio.create_task(relay.run(self._stop), name="orders-outbox-relay")
         await self._stop.wait()
         await consumer.stop(timeout=self.settings.shutdown_grace_seconds)

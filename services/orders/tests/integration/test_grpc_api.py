@@ -4,6 +4,7 @@ and the standard health and reflection services."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -212,9 +213,15 @@ async def test_catalog_is_served_and_paged(channel: grpc.aio.Channel) -> None:
 
 async def test_health_and_reflection(channel: grpc.aio.Channel) -> None:
     health: Any = health_pb2_grpc.HealthStub(channel)  # the health stubs' types describe sync channels only
-    for name in ("", "ecommerce.orders.v1.OrderService"):
-        reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    reply = await health.Check(health_pb2.HealthCheckRequest(service="ecommerce.orders.v1.OrderService"))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    # The whole server turns SERVING once the payment-event consumer consumes.
+    for _ in range(300):
+        if (await health.Check(health_pb2.HealthCheckRequest(service=""))).status == reply.status:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the server never reported ready")
 
     reflection: Any = reflection_pb2_grpc.ServerReflectionStub(cast(grpc.Channel, channel))  # same
     request = reflection_pb2.ServerReflectionRequest(list_services="")

@@ -113,7 +113,7 @@ class PaymentService:
         )
         self._server = GrpcServer([registration], self.settings.grpc_bind)
         self.grpc_port = self._server.port
-        await self._server.start()
+        await self._server.start(ready=False)  # ready once the consumer consumes
         self._tasks.append(asyncio.create_task(self._messaging(), name="payments-messaging"))
         self._tasks.append(asyncio.create_task(self._recover(), name="payments-recovery"))
 
@@ -149,6 +149,8 @@ class PaymentService:
         )
         await consumer.start()
         self.consuming.set()
+        if self._server is not None:
+            await self._server.set_ready(True)
         relay_task = asyncio.create_task(relay.run(self._stop), name="payments-outbox-relay")
         await self._stop.wait()
         self.consuming.clear()

@@ -46,8 +46,13 @@ async def test_the_service_serves_and_stops_gracefully_on_sigterm(tmp_path: Path
         ready = await _log_until(process.stderr, "payment service ready", logs)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{ready['grpc_port']}") as channel:
             health: Any = health_pb2_grpc.HealthStub(channel)  # the stubs' types describe sync channels only
-            reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            api = await health.Check(
+                health_pb2.HealthCheckRequest(service="ecommerce.payments.v1.PaymentService")
+            )
+            assert api.status == health_pb2.HealthCheckResponse.SERVING
+            # Not ready as a whole: the broker (a closed port here) is unreachable, so nothing is consumed.
+            whole = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            assert whole.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
         process.send_signal(signal.SIGTERM)
         await _log_until(process.stderr, "gRPC server stopped", logs)

@@ -1,8 +1,11 @@
 """A ``grpc.aio`` server with the standard health service and reflection, stopped gracefully.
 
-Services register their servicers; the health service answers SERVING for each of them (and for the
-empty name, the whole server) once started, and NOT_SERVING from the moment a shutdown begins, so load
-balancers stop sending work while in-flight calls finish within the grace period.
+Services register their servicers; the health service answers SERVING for each of them once started, and
+NOT_SERVING for everything from the moment a shutdown begins, so load balancers stop sending work while
+in-flight calls finish within the grace period. The empty name (the whole server, what readiness probes
+and the gateway's ``/readyz`` ask) is SERVING only once the service says it is ready: for a service that
+consumes events, once its consumer is consuming, so no event published after ``/readyz`` turned green can
+miss a queue that did not exist yet. Its own gRPC API serves before that (the outbox keeps what it writes).
 """
 
 from __future__ import annotations
@@ -48,11 +51,19 @@ class GrpcServer:
         if self.port == 0:
             raise OSError(f"cannot bind the gRPC server to {bind}")
 
-    async def start(self) -> None:
+    async def start(self, *, ready: bool = True) -> None:
         await self._server.start()
-        for name in ["", *self._names]:
+        for name in self._names:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.set_ready(ready)
         log.info("gRPC server listening", extra={"port": self.port, "services": self._names})
+
+    async def set_ready(self, ready: bool) -> None:
+        """What the whole server (health name ``""``) reports: SERVING only when ``ready``."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        await self._health.set("", status)
 
     async def stop(self, grace: float) -> None:
         """Reports NOT_SERVING, refuses new calls, and gives in-flight calls ``grace`` seconds."""
