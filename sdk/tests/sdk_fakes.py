@@ -71,10 +71,10 @@ CATALOG: list[JSON] = [
     {"sku": sku, "name": name, "description": "", "unit_price": money(price), "stock_available": stock}
     for sku, name, price, stock in [
         ("BOOK-042", "Hitchhiker's guide", 1999, 5),
-        ("LAMP-007", "Desk lamp", 3500, 3),
+        ("LTD-001", "Limited print", 15000, 10),
         ("MUG-001", "Coffee mug", 1250, 42),
         ("PEN-100", "Fountain pen", 4200, 10),
-        ("TEA-002", "Green tea", 650, 100),
+        ("TEE-042", "Organic cotton T-shirt", 2400, 300),
     ]
 ]
 
@@ -193,7 +193,9 @@ class FakeAPI:
             if product is None:
                 return problem(404, "Not Found", f"Unknown SKU {line['sku']}.")
             if line["quantity"] > product["stock_available"]:
-                return problem(409, "Conflict", f"Insufficient stock for {line['sku']}.")
+                return problem(
+                    409, "Conflict", f"not enough stock of {line['sku']} for {line['quantity']} unit(s)"
+                )
             total = product["unit_price"]["amount_minor"] * line["quantity"]
             price = product["unit_price"]
             lines.append({**line, "name": product["name"], "unit_price": price, "line_total": money(total)})

@@ -44,12 +44,12 @@ def test_one_page_at_a_time(client: Client) -> None:
 
 
 def test_filters_are_kept_on_every_page(client: Client, api: FakeAPI) -> None:
-    orders = [client.orders.create(items=[{"sku": "TEA-002", "quantity": 1}], payment_token="tok_success")]
+    orders = [client.orders.create(items=[{"sku": "TEE-042", "quantity": 1}], payment_token="tok_success")]
     orders += [client.orders.create(items=[{"sku": "MUG-001", "quantity": 1}], payment_token="tok_success")]
     orders += [client.orders.create(items=[{"sku": "PEN-100", "quantity": 1}], payment_token="tok_success")]
     for order in orders:
         client.orders.get(order.id)  # settles the payment: PAID
-    client.orders.create(items=[{"sku": "LAMP-007", "quantity": 1}], payment_token="tok_success")
+    client.orders.create(items=[{"sku": "LTD-001", "quantity": 1}], payment_token="tok_success")
     api.requests.clear()
 
     paid = list(client.orders.list(status="PAID", page_size=2))
