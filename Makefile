@@ -8,7 +8,7 @@ RUN := $(UV) run --no-sync
 export UV_PYTHON := 3.11
 export UV_LINK_MODE := copy
 
-.PHONY: help setup generate check-generated lint typecheck test check fmt migrate dlq-replay run clean
+.PHONY: help setup generate check-generated lint typecheck test check fmt migrate dlq-replay run demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,9 +50,11 @@ dlq-replay: ## move dead-lettered messages back to their queue: make dlq-replay 
 	@test -n "$(SERVICE)" || { echo "usage: make dlq-replay SERVICE=orders|payments|notifications [ARGS=--dry-run]" >&2; exit 2; }
 	$(RUN) python -m ecommerce_runtime.dlq_replay --service $(SERVICE) $(ARGS)
 
-run: ## start the whole system (not built yet: see README)
-	@echo "make run: the services are not built yet (issues #3-#7); nothing to start." >&2
-	@exit 1
+run: setup ## start the whole system locally (RabbitMQ checked/started, migrations, 4 services + SMTP sink)
+	$(RUN) python -m devstack run
+
+demo: ## with the stack of `make run` up: a customer's journey through the SDK
+	$(RUN) python -m devstack.demo
 
 clean: ## remove caches and local state
 	rm -rf .mypy_cache .ruff_cache .pytest_cache var
