@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-
 from devstack.stack import Ports, Stack, stack_env
+
 from ecommerce_runtime.testing.rabbitmq import temporary_vhost
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
