@@ -5,8 +5,6 @@ RabbitMQ, SQLite), with a real customer's token, every check, every phase includ
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import secrets
 import subprocess
 import sys
@@ -17,9 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from devstack.stack import Ports, Stack, stack_env
-
-from ecommerce_runtime.testing.rabbitmq import temporary_vhost
+from e2e_stack import running_stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -27,23 +23,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def base_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    log: list[str] = []
-    async with contextlib.AsyncExitStack() as resources:
-        amqp_url = await resources.enter_async_context(temporary_vhost())
-        env = stack_env(
-            Ports.free(),
-            tmp_path_factory.mktemp("var"),
-            {**os.environ, "AMQP_URL": amqp_url, "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48)},
-        )
-        stack = Stack(env, log.append)
-        await stack.start()
-        url = f"http://{env['GATEWAY_HTTP_BIND']}/v1"
-        try:
-            await stack.wait_ready(url, within=120)
-            yield url
-        finally:
-            codes = await stack.stop()
-            assert all(code == 0 for code in codes.values()), (codes, "\n".join(log[-100:]))
+    async with running_stack(tmp_path_factory.mktemp("var"), "sqlite") as stack:
+        yield stack.base_url
 
 
 async def test_schemathesis_finds_nothing_against_the_live_gateway(base_url: str) -> None:
