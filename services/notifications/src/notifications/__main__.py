@@ -1,61 +1,23 @@
-"""``python -m notifications [serve|migrate]``: run the Notification Service, or prepare its database and
-exit."""
+"""``python -m notifications [serve|migrate]``: run the Notification Service, or prepare its database."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import sys
+from collections.abc import Sequence
 
-from ecommerce_runtime.config import ConfigError, load_settings
-from ecommerce_runtime.lifecycle import stop_on_signals
-from ecommerce_runtime.logs import configure_logging
+from ecommerce_runtime.entrypoint import run_service
 from notifications.adapters.email_templates import TemplateError
 from notifications.bootstrap import SERVICE, NotificationsSettings, bootstrap
 
-log = logging.getLogger("notifications")
 
-
-async def serve(settings: NotificationsSettings) -> None:
-    service = bootstrap(settings)
-    stop = stop_on_signals()
-    await service.start()
-    log.info("notification service ready", extra={"grpc_port": service.grpc_port})
-    await stop.wait()
-    await service.stop()
-
-
-async def migrate(settings: NotificationsSettings) -> None:
-    service = bootstrap(settings)
-    try:
-        await service.prepare_database()
-    finally:
-        await service.engine.dispose()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m notifications", description=__doc__)
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="serve",
-        choices=["serve", "migrate"],
-        help="serve (default): run the service; migrate: apply migrations, then exit",
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_service(
+        SERVICE,
+        "notification service",
+        NotificationsSettings,
+        bootstrap,
+        argv,
+        startup_errors=(TemplateError,),
     )
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings(NotificationsSettings)
-    except ConfigError as error:
-        print(f"{SERVICE}: {error}", file=sys.stderr)
-        return 2
-    configure_logging(SERVICE, settings.log_level)
-    try:
-        asyncio.run(serve(settings) if args.command == "serve" else migrate(settings))
-    except TemplateError as error:
-        print(f"{SERVICE}: {error}", file=sys.stderr)
-        return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ecommerce_runtime import entrypoint
 from ecommerce_runtime.config import load_settings
-from notifications import __main__ as notifications_main
 from notifications.__main__ import main
 from notifications.bootstrap import NotificationsSettings
 
@@ -109,6 +109,6 @@ def test_broken_templates_stop_the_service_with_exit_2(
 ) -> None:
     monkeypatch.setenv("NOTIFICATIONS_TEMPLATES_DIR", str(tmp_path))  # empty: every template is missing
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setattr(notifications_main, "configure_logging", lambda service, level: None)
+    monkeypatch.setattr(entrypoint, "configure_logging", lambda service, level: None)
     assert main(["migrate"]) == 2
     assert "cannot read template" in capsys.readouterr().err

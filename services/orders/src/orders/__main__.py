@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import sys
+from collections.abc import Sequence
 
-from ecommerce_runtime.config import ConfigError, load_settings
-from ecommerce_runtime.lifecycle import stop_on_signals
-from ecommerce_runtime.logs import configure_logging
+from ecommerce_runtime.entrypoint import run_service
 from orders.bootstrap import SERVICE, OrdersSettings, bootstrap
 
-log = logging.getLogger("orders")
 
-
-async def serve(settings: OrdersSettings) -> None:
-    service = bootstrap(settings)
-    stop = stop_on_signals()
-    await service.start()
-    log.info("order service ready", extra={"grpc_port": service.grpc_port})
-    await stop.wait()
-    await service.stop()
-
-
-async def migrate(settings: OrdersSettings) -> None:
-    service = bootstrap(settings)
-    try:
-        await service.prepare_database()
-    finally:
-        await service.engine.dispose()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orders", description=__doc__)
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="serve",
-        choices=["serve", "migrate"],
-        help="serve (default): run the service; migrate: apply migrations and seed the catalog, then exit",
-    )
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings(OrdersSettings)
-    except ConfigError as error:
-        print(f"{SERVICE}: {error}", file=sys.stderr)
-        return 2
-    configure_logging(SERVICE, settings.log_level)
-    asyncio.run(serve(settings) if args.command == "serve" else migrate(settings))
-    return 0
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_service(SERVICE, "order service", OrdersSettings, bootstrap, argv)
 
 
 if __name__ == "__main__":

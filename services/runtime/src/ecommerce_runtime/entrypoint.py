@@ -1,0 +1,91 @@
+"""``python -m <service> [serve|migrate]`` for every gRPC service: one command line, one start-up.
+
+Settings are read once (a bad value exits 2 naming the variable), logging is configured, then either the
+service is served until SIGTERM/SIGINT and stopped gracefully, or its database is prepared and the process
+exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ecommerce_runtime.config import ConfigError, ServiceSettings, load_settings
+from ecommerce_runtime.lifecycle import stop_on_signals
+from ecommerce_runtime.logs import configure_logging
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+class Service(Protocol):
+    """What ``bootstrap`` of each gRPC service returns."""
+
+    grpc_port: int
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    async def prepare_database(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def _serve(service: Service, title: str) -> None:
+    stop = stop_on_signals()
+    await service.start()
+    logging.getLogger(title.split()[0]).info(f"{title} ready", extra={"grpc_port": service.grpc_port})
+    await stop.wait()
+    await service.stop()
+
+
+async def _migrate(service: Service) -> None:
+    try:
+        await service.prepare_database()
+    finally:
+        await service.engine.dispose()
+
+
+def run_service(
+    name: str,
+    title: str,
+    settings_cls: type[SettingsT],
+    bootstrap: Callable[[SettingsT], Service],
+    argv: Sequence[str] | None = None,
+    *,
+    startup_errors: tuple[type[Exception], ...] = (),
+) -> int:
+    """The ``main`` of service ``name`` ("orders"); ``title`` ("order service") names it in the logs.
+
+    ``startup_errors`` are configuration problems found only while starting (a broken template, say):
+    reported like a bad setting, exit status 2.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {name}", description=f"Run the {title}.")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate"],
+        help="serve (default): run the service; migrate: apply the migrations (and seed data), then exit",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(settings_cls)
+    except ConfigError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 2
+    configure_logging(name, settings.log_level)
+    try:
+        service = bootstrap(settings)
+        asyncio.run(_serve(service, title) if args.command == "serve" else _migrate(service))
+    except startup_errors as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 2
+    return 0
