@@ -4,7 +4,6 @@ cases."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -146,21 +145,7 @@ class NotificationService:
 
     async def _messaging(self) -> None:
         """Broker side: the consumer, (re)connecting with backoff while the broker is unreachable."""
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                connection = await bus.connect(self.settings.amqp_url)
-            except bus.BrokerUnavailableError as error:
-                log.warning("broker unavailable, retrying in %.1fs: %s", delay, error)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            try:
-                await self._consume(connection)
-            finally:
-                await connection.close()
-            return
+        await bus.run_connected(self.settings.amqp_url, self._stop, self._consume)
 
     async def _consume(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
         consumer = bus.Consumer(

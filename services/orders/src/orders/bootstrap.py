@@ -81,21 +81,7 @@ class OrderService:
 
     async def _messaging(self) -> None:
         """Broker side: relay + consumer, (re)connecting with backoff while the broker is unreachable."""
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                connection = await bus.connect(self.settings.amqp_url)
-            except bus.BrokerUnavailableError as error:
-                log.warning("broker unavailable, retrying in %.1fs: %s", delay, error)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            try:
-                await self._run_messaging(connection)
-            finally:
-                await connection.close()
-            return
+        await bus.run_connected(self.settings.amqp_url, self._stop, self._run_messaging)
 
     async def _run_messaging(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
         publisher = bus.Publisher(connection)

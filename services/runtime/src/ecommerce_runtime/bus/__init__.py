@@ -8,7 +8,7 @@
 The envelope lives in ``ecommerce_runtime.messages``; the event shapes come from the generated channel table.
 """
 
-from ecommerce_runtime.bus.connection import BrokerUnavailableError, connect, mask_url
+from ecommerce_runtime.bus.connection import BrokerUnavailableError, connect, mask_url, run_connected
 from ecommerce_runtime.bus.consumer import (
     Consumer,
     Handler,
@@ -47,4 +47,5 @@ __all__ = [
     "dlq_name",
     "mask_url",
     "queue_arguments",
+    "run_connected",
 ]

@@ -2,17 +2,24 @@
 
 ``connect_robust`` reconnects after a broker restart or a network cut and restores the channels, exchanges,
 queues, bindings and consumers declared through it, so services need no reconnection loop of their own. The
-first connection must succeed, though: a service that cannot reach its broker at start stops with a message
-naming the URL (password masked, since the message ends up in logs).
+first connection must succeed, though: ``connect`` raises an error naming the URL (password masked, since
+the message ends up in logs), and ``run_connected`` keeps trying with backoff, so a service can start (and
+take requests into its outbox) before its broker does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
+logger = logging.getLogger(__name__)
 
 
 class BrokerUnavailableError(ConnectionError):
@@ -38,3 +45,33 @@ async def connect(amqp_url: str, *, connect_timeout: float = 10.0) -> AbstractRo
             f"cannot connect to RabbitMQ at {mask_url(amqp_url)}: {exc!r}. "
             "Is the broker running (`rabbitmq-server -detached`) and is the URL (AMQP_URL) right?"
         ) from exc
+
+
+async def run_connected(
+    amqp_url: str,
+    stop: asyncio.Event,
+    session: Callable[[AbstractRobustConnection], Awaitable[None]],
+    *,
+    max_delay: float = 30.0,
+) -> None:
+    """Connects to the broker and runs ``session`` on the connection, which is closed afterwards.
+
+    While the broker is unreachable it retries with capped exponential backoff, until ``stop`` is set (then
+    it returns without running ``session``). Once connected, the robust connection reconnects by itself;
+    ``session`` is expected to run until ``stop`` is set.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            connection = await connect(amqp_url)
+        except BrokerUnavailableError as error:
+            logger.warning("broker unavailable, retrying in %.1fs: %s", delay, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, max_delay)
+            continue
+        try:
+            await session(connection)
+        finally:
+            await connection.close()
+        return
