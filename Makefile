@@ -30,7 +30,7 @@ lint: ## ruff format --check, ruff check, and spec lint (OpenAPI, AsyncAPI, buf)
 	$(RUN) python -m spectools.lint
 
 typecheck: ## mypy --strict on tools, tests, the SDK and each service (one run each: their test folders share module names)
-	MYPYPATH=sdk/tests $(RUN) mypy tools tests  # the e2e tests publish the SDK with its test helpers
+	MYPYPATH=sdk/tests $(RUN) mypy tools tests deployments  # e2e publishes the SDK with its test helpers
 	@for part in services/*/ $(wildcard sdk/); do echo "mypy $$part"; $(RUN) mypy $$part || exit 1; done
 
 test: setup ## install what is needed, then run the test suite

@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecommerce.events import models
 from ecommerce_runtime.callers import Caller
+from ecommerce_runtime.db import create_engine
 from ecommerce_runtime.messages import IncomingEvent, parse_payload
+from ecommerce_runtime.migrations import upgrade_to_head
 from orders.adapters import tables
 from orders.adapters.repository import SqlUnitOfWork
+from orders.bootstrap import MIGRATIONS
 from orders.domain import (
     IdempotencyKeyReused,
     InsufficientStock,
@@ -221,3 +224,15 @@ async def test_fifty_concurrent_orders_for_ten_units_sell_exactly_ten(
     assert all(isinstance(r, InsufficientStock) for r in refused), refused
     after = await counts(engine)
     assert (after["stock:LTD-001"], after["orders"], after["outbox"]) == (0, 10, 10)
+
+
+async def test_replicas_migrating_at_once_take_turns(database_url: str) -> None:
+    engines = [create_engine(database_url) for _ in range(4)]
+    try:
+        results = await asyncio.gather(
+            *(upgrade_to_head(e, MIGRATIONS) for e in engines), return_exceptions=True
+        )
+        assert results == [None] * 4
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATION_LOCK_KEY = 0x65636F6D  # any constant: each service migrates its own database
 
 
 def _config(script_location: Path, connection: Connection | None = None) -> Config:
@@ -29,6 +31,10 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
         command.upgrade(_config(script_location, connection), "head")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas (or init containers) starting together take turns; the later ones find head reached.
+            # SQLite needs nothing: BEGIN IMMEDIATE already serializes writers.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(_upgrade)
 
 
