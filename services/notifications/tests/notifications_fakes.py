@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from ecommerce.events import models
 from ecommerce.events.channels import Event, channel_of
+from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.messages import IncomingEvent
 from notifications.domain import DeliveryStatus, Notification
 from notifications.ports import DeliveryError, MailServerUnavailable, NotificationCursor
@@ -87,7 +88,7 @@ class FakeUnitOfWork:
         self._working.commits += 1
         vars(self._committed_store).update(vars(copy.deepcopy(self._working)))
 
-    async def first_delivery(self, event: IncomingEvent) -> bool:
+    async def first_delivery(self, event: EventRef) -> bool:
         if event.event_id in self._working.inbox:
             return False
         self._working.inbox.add(event.event_id)

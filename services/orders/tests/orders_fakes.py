@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Self
 from uuid import UUID
 
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.inbox import EventRef
 from orders.domain import Money, Order, OrderEvent, OrderStatus, Product
 from orders.ports import DuplicateKey, IdempotencyRecord, OrderCursor
 
@@ -141,7 +141,7 @@ class FakeUnitOfWork:
         vars(self._committed_store).update(vars(self._working))
         self._working = copy.deepcopy(self._committed_store)
 
-    async def first_delivery(self, event: IncomingEvent) -> bool:
+    async def first_delivery(self, event: EventRef) -> bool:
         if event.event_id in self._working.inbox:
             return False
         self._working.inbox.add(event.event_id)

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from ecommerce.events import models
 from ecommerce.events.channels import EventType
+from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.messages import IncomingEvent
 from payments.adapters.provider_simulator import verdict
 from payments.domain import FailureReason, Money, Payment, PaymentEvent, PaymentStatus
@@ -93,13 +94,13 @@ class FakeUnitOfWork:
         vars(self._committed_store).update(vars(self._working))
         self._working = copy.deepcopy(self._committed_store)
 
-    async def first_delivery(self, event: IncomingEvent) -> bool:
+    async def first_delivery(self, event: EventRef) -> bool:
         if event.event_id in self._working.inbox:
             return False
         self._working.inbox.add(event.event_id)
         return True
 
-    async def handled_before(self, event: IncomingEvent) -> bool:
+    async def handled_before(self, event: EventRef) -> bool:
         return event.event_id in self._working.inbox
 
 

@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
 from notifications.domain import Notice, Notification, RetryPolicy
 from notifications.ports import (
@@ -79,7 +79,7 @@ class NotificationHandlers:
         self.on_commit: Callable[[], None] = lambda: None
         """Called after a new notification was committed (wakes the mailer)."""
 
-    async def record(self, event: IncomingEvent, notice: Notice) -> bool:
+    async def record(self, event: EventRef, notice: Notice) -> bool:
         """Stores the notification for ``event``; False if the event was recorded before."""
         message = self._renderer.render(notice)
         notification = Notification.compose(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime import unit_of_work
 from notifications.domain import Notice, Notification, RenderedMessage
 
 
@@ -48,21 +48,11 @@ class NotificationRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction. Leaving the ``async with`` block without ``commit()`` rolls everything back."""
+class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
+    """One transaction over the notifications (``unit_of_work.UnitOfWork``)."""
 
     @property
     def notifications(self) -> NotificationRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(self, *exc_info: object) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def first_delivery(self, event: IncomingEvent) -> bool:
-        """Records ``event`` in the inbox; False if it was handled before."""
-        ...
 
 
 class UnitOfWorkFactory(Protocol):

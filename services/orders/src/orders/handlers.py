@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
 from orders.domain import (
     CancellationReason,
@@ -189,7 +189,7 @@ class OrderHandlers:
         await uow.orders.save(order)
         log.info("order cancelled", extra={"order_id": str(order.id), "reason": reason.value})
 
-    async def payment_succeeded(self, event: IncomingEvent, order_id: UUID, payment_id: UUID) -> None:
+    async def payment_succeeded(self, event: EventRef, order_id: UUID, payment_id: UUID) -> None:
         """Saga step: PENDING -> PAID (nothing for an order already PAID or CANCELLED)."""
         async with self._uow() as uow:
             if not await uow.first_delivery(event):
@@ -205,7 +205,7 @@ class OrderHandlers:
             await uow.commit()
         self.on_commit()
 
-    async def payment_failed(self, event: IncomingEvent, order_id: UUID) -> None:
+    async def payment_failed(self, event: EventRef, order_id: UUID) -> None:
         """Saga step: PENDING -> CANCELLED (payment_declined), stock released."""
         async with self._uow() as uow:
             if not await uow.first_delivery(event):

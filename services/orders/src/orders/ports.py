@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime import unit_of_work
 from orders.domain import Order, OrderStatus, Product
 
 
@@ -70,8 +70,8 @@ class IdempotencyKeys(Protocol):
     async def forget_older_than(self, cutoff: datetime) -> int: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction. Leaving the ``async with`` block without ``commit()`` rolls everything back."""
+class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
+    """One transaction over the orders, the catalog and the idempotency keys (``unit_of_work.UnitOfWork``)."""
 
     @property
     def orders(self) -> OrderRepository: ...
@@ -81,18 +81,6 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency_keys(self) -> IdempotencyKeys: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(self, *exc_info: object) -> None: ...
-
-    async def commit(self) -> None:
-        """Writes the events of every order added or saved to the outbox, then commits."""
-        ...
-
-    async def first_delivery(self, event: IncomingEvent) -> bool:
-        """Records ``event`` in the inbox; False if it was handled before."""
-        ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.inbox import EventRef
 from payments.domain import Money, NextStep, Payment, PaymentNotFound
 from payments.ports import (
     ChargeResult,
@@ -128,7 +128,7 @@ class PaymentHandlers:
         # Cancellations do not wait: they must be able to stop a charge between its attempts.
         self._charging = _PerOrder()
 
-    async def order_created(self, event: IncomingEvent, command: ChargeOrder) -> None:
+    async def order_created(self, event: EventRef, command: ChargeOrder) -> None:
         """Charges the order once and records payment.succeeded / payment.failed; idempotent."""
         async with self._charging.hold(command.order_id):
             try:
@@ -139,7 +139,7 @@ class PaymentHandlers:
             if fresh:
                 await self._settle(command.order_id, event, may_charge=True)
 
-    async def _record_pending(self, event: IncomingEvent, command: ChargeOrder) -> bool:
+    async def _record_pending(self, event: EventRef, command: ChargeOrder) -> bool:
         async with self._uow() as uow:
             if await uow.handled_before(event):
                 return False
@@ -158,7 +158,7 @@ class PaymentHandlers:
                 log.info("payment recorded", extra={"order_id": str(payment.order_id)})
         return True
 
-    async def order_cancelled(self, event: IncomingEvent, command: CancelOrderPayment) -> None:
+    async def order_cancelled(self, event: EventRef, command: CancelOrderPayment) -> None:
         """Cancels the payment if nothing was charged, else refunds the charge; idempotent.
 
         Arriving before ``order.created``, it leaves a CANCELLED tombstone so the order is never charged.
@@ -171,7 +171,7 @@ class PaymentHandlers:
             # A charge in flight is settled by its own delivery; this one only refunds.
             await self._settle(command.order_id, event, may_charge=False)
 
-    async def _record_cancellation(self, event: IncomingEvent, command: CancelOrderPayment) -> bool:
+    async def _record_cancellation(self, event: EventRef, command: CancelOrderPayment) -> bool:
         async with self._uow() as uow:
             if await uow.handled_before(event):
                 return False
@@ -208,7 +208,7 @@ class PaymentHandlers:
                 log.warning("payment still unsettled: %s", error, extra={"order_id": str(order_id)})
         return len(order_ids)
 
-    async def _settle(self, order_id: UUID, event: IncomingEvent | None, *, may_charge: bool) -> None:
+    async def _settle(self, order_id: UUID, event: EventRef | None, *, may_charge: bool) -> None:
         """Drives the payment to rest, one committed step at a time; ``event`` is recorded when it rests."""
         while True:
             async with self._uow() as uow:

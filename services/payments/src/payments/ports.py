@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime import unit_of_work
+from ecommerce_runtime.inbox import EventRef
 from payments.domain import FailureReason, Money, Payment
 
 
@@ -70,25 +71,13 @@ class PaymentRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction. Leaving the ``async with`` block without ``commit()`` rolls everything back."""
+class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
+    """One transaction over the payments (``unit_of_work.UnitOfWork``)."""
 
     @property
     def payments(self) -> PaymentRepository: ...
 
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(self, *exc_info: object) -> None: ...
-
-    async def commit(self) -> None:
-        """Writes the events of every payment added or saved to the outbox, then commits."""
-        ...
-
-    async def first_delivery(self, event: IncomingEvent) -> bool:
-        """Records ``event`` in the inbox; False if it was recorded before."""
-        ...
-
-    async def handled_before(self, event: IncomingEvent) -> bool:
+    async def handled_before(self, event: EventRef) -> bool:
         """Whether ``event`` is in the inbox already (reads only)."""
         ...
 

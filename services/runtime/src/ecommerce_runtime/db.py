@@ -14,9 +14,13 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_S = 30
+
+UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
+"""What a database that cannot be reached raises (refused, timed out, dropped): worth trying again later."""
 
 
 def database_url(configured: str | None, service: str, var_dir: Path) -> str:
@@ -58,7 +62,3 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"

@@ -13,14 +13,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
-from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ecommerce_runtime.db import UNREACHABLE
 from ecommerce_runtime.pagination import InvalidPageRequest
 
 log = logging.getLogger(__name__)
-
-# A database that cannot be reached (refused, timed out, dropped): the caller may retry later.
-UNREACHABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 MethodT = TypeVar("MethodT", bound=Callable[..., Awaitable[Any]])
 
 

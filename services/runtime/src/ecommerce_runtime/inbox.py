@@ -8,12 +8,25 @@ insert and the effect commit together, a crash in between leaves neither, and th
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ecommerce_runtime.messages import IncomingEvent
+
+class EventRef(Protocol):
+    """What a use case needs of the event it handles: the id the inbox deduplicates by, and its type.
+
+    The bus hands over its ``IncomingEvent``, which has both; use cases never see the transport.
+    """
+
+    @property
+    def event_id(self) -> UUID: ...
+
+    @property
+    def event_type(self) -> str: ...
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -27,7 +40,7 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
-async def first_delivery(conn: AsyncConnection, table: Table, event: IncomingEvent) -> bool:
+async def first_delivery(conn: AsyncConnection, table: Table, event: EventRef) -> bool:
     """Records ``event`` as handled in the connection's transaction; False if it already was."""
     dialect = conn.dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
@@ -36,3 +49,9 @@ async def first_delivery(conn: AsyncConnection, table: Table, event: IncomingEve
     ).on_conflict_do_nothing(index_elements=["event_id"])
     result = await conn.execute(statement)
     return bool(result.rowcount == 1)
+
+
+async def handled_before(conn: AsyncConnection, table: Table, event: EventRef) -> bool:
+    """Whether ``event`` is in the inbox already (reads only)."""
+    query = select(table.c.event_id).where(table.c.event_id == event.event_id)
+    return (await conn.execute(query)).first() is not None

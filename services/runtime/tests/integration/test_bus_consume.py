@@ -12,6 +12,7 @@ import aio_pika
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from sqlalchemy.exc import OperationalError
 
 from ecommerce.events import models
 from ecommerce.events.channels import EXCHANGE
@@ -19,6 +20,7 @@ from ecommerce_runtime.bus import Consumer, PermanentError, Publisher, Transient
 from ecommerce_runtime.bus.dead_letter import copy_message
 from ecommerce_runtime.messages import IncomingEvent, OutgoingMessage
 from ecommerce_runtime.testing.rabbitmq import take_messages, wait_for_message_count
+from ecommerce_runtime.tracing import current_traceparent
 
 MakeOrderCreated = Callable[..., OutgoingMessage]
 WITHIN = 10.0  # only turns a hang into a failure
@@ -220,6 +222,36 @@ async def test_failures_are_retried_until_the_handler_succeeds(
     assert len(handler.calls) == 3  # and was acked: nothing came back
     await wait_for_message_count(connection, "payments.events", 0)
     await wait_for_message_count(connection, "payments.events.dlq", 0)
+
+
+async def test_an_unreachable_database_is_retried_as_transient_within_the_events_trace(
+    connection: AbstractRobustConnection,
+    publisher: Publisher,
+    make_order_created: MakeOrderCreated,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    traces: list[str] = []
+
+    class Recording(Recorder):
+        async def __call__(self, event: IncomingEvent) -> None:
+            traces.append(current_traceparent())
+            await super().__call__(event)
+
+    handler = Recording()
+    flaky = make_order_created()
+    handler.failures[flaky.event_id] = [OperationalError("BEGIN", {}, ConnectionRefusedError())]
+    consumer = await start_consumer(connection, handler)
+
+    await publisher.publish(flaky)
+    calls = await handler.wait_for(2)
+    await consumer.stop()
+
+    assert [event.delivery_count for event in calls] == [1, 2]
+    assert traces == [flaky.traceparent, flaky.traceparent]  # the subscriber runs in the event's trace
+    failed = [record for record in caplog.records if "failed transiently" in record.getMessage()]
+    assert len(failed) == 1
+    assert failed[0].exc_info is None  # an outage, not a bug: a warning without a traceback
+    await wait_for_message_count(connection, "payments.events", 0)
 
 
 async def test_a_message_that_keeps_failing_is_dead_lettered_by_the_broker_after_the_delivery_limit(

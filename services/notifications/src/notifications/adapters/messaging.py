@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from ecommerce.events import models
 from ecommerce.events.channels import Event
-from ecommerce_runtime.bus import Handler, PermanentError, TransientError
-from ecommerce_runtime.grpc_errors import UNREACHABLE
+from ecommerce_runtime.bus import PermanentError, Subscriber
 from ecommerce_runtime.messages import IncomingEvent
-from ecommerce_runtime.tracing import set_traceparent
 from notifications import domain
 from notifications.domain import CancellationReason, Money, Notice, NoticeLine
 from notifications.handlers import NotificationHandlers
@@ -62,20 +60,16 @@ def notice_of(payload: Event) -> Notice | None:
     return None
 
 
-def customer_events(handlers: NotificationHandlers) -> Handler:
-    """The bus handler of the ``notifications`` queue: records the notification and acks.
+def customer_events(handlers: NotificationHandlers) -> Subscriber:
+    """The subscriber of the ``notifications`` queue: records the notification and acks.
 
     Sending happens later, in the mailer loop, so a mail server outage never holds up the queue.
     """
 
     async def handle(event: IncomingEvent) -> None:
-        set_traceparent(event.traceparent)
         notice = notice_of(event.payload)
         if notice is None:
             raise PermanentError(f"the notifications service does not handle {event.event_type}")
-        try:
-            await handlers.record(event, notice)
-        except UNREACHABLE as error:
-            raise TransientError(f"database unavailable: {error!r}") from error
+        await handlers.record(event, notice)
 
     return handle

@@ -1,17 +1,15 @@
-"""The unit of work over SQLAlchemy Core: one connection, one transaction."""
+"""The Notification Service's repository over SQLAlchemy Core, and its unit of work (the runtime's)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Self
 from uuid import UUID
 
 from sqlalchemy import RowMapping, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ecommerce_runtime import inbox
-from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime import unit_of_work
 from notifications.adapters import tables
 from notifications.domain import Channel, DeliveryStatus, Notification, TemplateKind
 from notifications.ports import NotificationCursor
@@ -126,39 +124,13 @@ class SqlNotifications:
         return [_notification(row) for row in (await self._conn.execute(query)).mappings()]
 
 
-class SqlUnitOfWork:
-    """``UnitOfWork`` on one database connection."""
+class SqlUnitOfWork(unit_of_work.SqlUnitOfWork[None]):
+    """``UnitOfWork`` of the Notification Service: the runtime's (inbox, no outbox) and its repository."""
 
     notifications: SqlNotifications
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+        super().__init__(engine, inbox=tables.inbox)
 
-    async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        self._tx = await self._conn.begin()
-        self.notifications = SqlNotifications(self._conn)
-        return self
-
-    def _open(self) -> tuple[AsyncConnection, AsyncTransaction]:
-        if self._conn is None or self._tx is None:
-            raise RuntimeError("use the unit of work in an `async with` block")
-        return self._conn, self._tx
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        conn, tx = self._open()
-        try:
-            if tx.is_active:
-                await tx.rollback()
-        finally:
-            await conn.close()
-
-    async def commit(self) -> None:
-        _, tx = self._open()
-        await tx.commit()
-
-    async def first_delivery(self, event: IncomingEvent) -> bool:
-        conn, _ = self._open()
-        return await inbox.first_delivery(conn, tables.inbox, event)
+    def open_repositories(self, conn: AsyncConnection) -> None:
+        self.notifications = SqlNotifications(conn)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from ecommerce.events import models
-from ecommerce_runtime.bus import Handler, PermanentError, TransientError
-from ecommerce_runtime.grpc_errors import UNREACHABLE
+from ecommerce_runtime.bus import PermanentError, Subscriber
 from ecommerce_runtime.messages import IncomingEvent
-from ecommerce_runtime.tracing import set_traceparent
 from orders.domain import OrderNotFound
 from orders.handlers import OrderHandlers
 
 
-def payment_events(handlers: OrderHandlers) -> Handler:
-    """The bus handler of the ``orders`` queue (payment.succeeded, payment.failed)."""
+def payment_events(handlers: OrderHandlers) -> Subscriber:
+    """The subscriber of the ``orders`` queue (payment.succeeded, payment.failed)."""
 
     async def handle(event: IncomingEvent) -> None:
-        set_traceparent(event.traceparent)
         try:
             match event.payload:
                 case models.PaymentSucceeded(order_id=order_id, payment_id=payment_id):
@@ -26,7 +23,5 @@ def payment_events(handlers: OrderHandlers) -> Handler:
                     raise PermanentError(f"the orders service does not handle {event.event_type}")
         except OrderNotFound as error:
             raise PermanentError(str(error)) from error
-        except UNREACHABLE as error:
-            raise TransientError(f"database unavailable: {error!r}") from error
 
     return handle

@@ -1,22 +1,19 @@
-"""The unit of work over SQLAlchemy Core: one connection, one transaction, the outbox written on commit."""
+"""The Order Service's repositories over SQLAlchemy Core, and its unit of work (the runtime's)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Self
 from uuid import UUID
 
 from sqlalchemy import RowMapping, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ecommerce_runtime import inbox, outbox
-from ecommerce_runtime.messages import IncomingEvent
-from ecommerce_runtime.tracing import current_traceparent
+from ecommerce_runtime import unit_of_work
 from orders.adapters import tables
 from orders.adapters.events import to_message
-from orders.domain import CancellationReason, Money, Order, OrderLine, OrderStatus, Product
+from orders.domain import CancellationReason, Money, Order, OrderEvent, OrderLine, OrderStatus, Product
 from orders.ports import DuplicateKey, IdempotencyRecord, OrderCursor
 
 
@@ -73,9 +70,9 @@ class SqlCatalog:
 
 
 class SqlOrders:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, track: Callable[[Order], None]) -> None:
         self._conn = conn
-        self.touched: list[Order] = []
+        self._track = track
 
     async def add(self, order: Order) -> None:
         await self._conn.execute(tables.orders.insert().values(**self._order_row(order), id=order.id))
@@ -94,13 +91,13 @@ class SqlOrders:
                 for n, line in enumerate(order.lines)
             ],
         )
-        self.touched.append(order)
+        self._track(order)
 
     async def save(self, order: Order) -> None:
         await self._conn.execute(
             update(tables.orders).where(tables.orders.c.id == order.id).values(**self._order_row(order))
         )
-        self.touched.append(order)
+        self._track(order)
 
     @staticmethod
     def _order_row(order: Order) -> dict[str, object]:
@@ -211,55 +208,23 @@ class SqlIdempotencyKeys:
         return result.rowcount
 
 
-class SqlUnitOfWork:
-    """``UnitOfWork`` on one database connection."""
+class SqlUnitOfWork(unit_of_work.SqlUnitOfWork[OrderEvent]):
+    """``UnitOfWork`` of the Order Service: the runtime's, with its repositories."""
 
     orders: SqlOrders
     catalog: SqlCatalog
     idempotency_keys: SqlIdempotencyKeys
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+        super().__init__(engine, inbox=tables.inbox, outbox=unit_of_work.Outbox(tables.outbox, to_message))
 
-    async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        self._tx = await self._conn.begin()
-        self.orders = SqlOrders(self._conn)
-        self.catalog = SqlCatalog(self._conn)
-        self.idempotency_keys = SqlIdempotencyKeys(self._conn)
-        return self
-
-    def _open(self) -> tuple[AsyncConnection, AsyncTransaction]:
-        if self._conn is None or self._tx is None:
-            raise RuntimeError("use the unit of work in an `async with` block")
-        return self._conn, self._tx
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        conn, tx = self._open()
-        try:
-            if tx.is_active:
-                await tx.rollback()
-        finally:
-            await conn.close()
+    def open_repositories(self, conn: AsyncConnection) -> None:
+        self.orders = SqlOrders(conn, self.track)
+        self.catalog = SqlCatalog(conn)
+        self.idempotency_keys = SqlIdempotencyKeys(conn)
 
     async def commit(self) -> None:
-        conn, tx = self._open()
-        traceparent = current_traceparent()
-        seq = 0
-        for order in self.orders.touched:
-            for event in order.events:
-                await outbox.enqueue(conn, tables.outbox, to_message(event, traceparent), seq)
-                seq += 1
         try:
-            await tx.commit()
+            await super().commit()
         except IntegrityError as error:
             raise DuplicateKey(str(error.orig)) from error
-        for order in self.orders.touched:
-            order.events.clear()
-        self.orders.touched.clear()
-
-    async def first_delivery(self, event: IncomingEvent) -> bool:
-        conn, _ = self._open()
-        return await inbox.first_delivery(conn, tables.inbox, event)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from ecommerce.events import models
-from ecommerce_runtime.bus import Handler, PermanentError, TransientError
-from ecommerce_runtime.grpc_errors import UNREACHABLE
+from ecommerce_runtime.bus import PermanentError, Subscriber, TransientError
 from ecommerce_runtime.messages import IncomingEvent
-from ecommerce_runtime.tracing import set_traceparent
 from payments.adapters.events import money_of
 from payments.handlers import CancelOrderPayment, ChargeOrder, PaymentHandlers
 from payments.ports import ProviderUnavailable
 
 
-def order_events(handlers: PaymentHandlers) -> Handler:
-    """The bus handler of the ``payments`` queue (order.created, order.cancelled)."""
+def order_events(handlers: PaymentHandlers) -> Subscriber:
+    """The subscriber of the ``payments`` queue (order.created, order.cancelled)."""
 
     async def handle(event: IncomingEvent) -> None:
-        set_traceparent(event.traceparent)
         try:
             match event.payload:
                 case models.OrderCreated() as created:
@@ -42,8 +39,6 @@ def order_events(handlers: PaymentHandlers) -> Handler:
                     )
                 case _:
                     raise PermanentError(f"the payments service does not handle {event.event_type}")
-        except UNREACHABLE as error:
-            raise TransientError(f"database unavailable: {error!r}") from error
         except ProviderUnavailable as error:
             # Only a refund gets here (charges end FAILED instead); the refund owed is in the database.
             raise TransientError(f"refund not possible yet: {error}") from error

@@ -1,21 +1,20 @@
-"""The unit of work over SQLAlchemy Core: one connection, one transaction, the outbox written on commit."""
+"""The Payment Service's repository over SQLAlchemy Core, and its unit of work (the runtime's)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import RowMapping, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ecommerce_runtime import inbox, outbox
-from ecommerce_runtime.messages import IncomingEvent
-from ecommerce_runtime.tracing import current_traceparent
+from ecommerce_runtime import unit_of_work
 from payments.adapters import tables
 from payments.adapters.events import to_message
-from payments.domain import FailureReason, Money, Payment, PaymentStatus
+from payments.domain import FailureReason, Money, Payment, PaymentEvent, PaymentStatus
 from payments.ports import DuplicatePayment
 
 
@@ -62,9 +61,9 @@ def _payment(row: RowMapping) -> Payment:
 
 
 class SqlPayments:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, track: Callable[[Payment], None]) -> None:
         self._conn = conn
-        self.touched: list[Payment] = []
+        self._track = track
 
     async def add(self, payment: Payment) -> None:
         insert = tables.payments.insert().values(
@@ -74,7 +73,7 @@ class SqlPayments:
             await self._conn.execute(insert)
         except IntegrityError as error:  # the order's payment, committed meanwhile by a concurrent handler
             raise DuplicatePayment(f"order {payment.order_id} has a payment already") from error
-        self.touched.append(payment)
+        self._track(payment)
 
     async def for_order(self, order_id: UUID, *, lock: bool = False) -> Payment | None:
         query = select(tables.payments).where(tables.payments.c.order_id == order_id)
@@ -86,7 +85,7 @@ class SqlPayments:
     async def save(self, payment: Payment) -> None:
         p = tables.payments
         await self._conn.execute(update(p).where(p.c.id == payment.id).values(**_columns(payment)))
-        self.touched.append(payment)
+        self._track(payment)
 
     async def unsettled(self, *, untouched_since: datetime, limit: int) -> list[UUID]:
         p = tables.payments
@@ -105,54 +104,13 @@ class SqlPayments:
         return list((await self._conn.execute(query)).scalars())
 
 
-class SqlUnitOfWork:
-    """``UnitOfWork`` on one database connection."""
+class SqlUnitOfWork(unit_of_work.SqlUnitOfWork[PaymentEvent]):
+    """``UnitOfWork`` of the Payment Service: the runtime's, with its repository."""
 
     payments: SqlPayments
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+        super().__init__(engine, inbox=tables.inbox, outbox=unit_of_work.Outbox(tables.outbox, to_message))
 
-    async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        self._tx = await self._conn.begin()
-        self.payments = SqlPayments(self._conn)
-        return self
-
-    def _open(self) -> tuple[AsyncConnection, AsyncTransaction]:
-        if self._conn is None or self._tx is None:
-            raise RuntimeError("use the unit of work in an `async with` block")
-        return self._conn, self._tx
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        conn, tx = self._open()
-        try:
-            if tx.is_active:
-                await tx.rollback()
-        finally:
-            await conn.close()
-
-    async def commit(self) -> None:
-        conn, tx = self._open()
-        traceparent = current_traceparent()
-        seq = 0
-        touched = list({id(payment): payment for payment in self.payments.touched}.values())
-        for payment in touched:
-            for event in payment.events:
-                await outbox.enqueue(conn, tables.outbox, to_message(event, traceparent), seq)
-                seq += 1
-        await tx.commit()
-        for payment in touched:
-            payment.events.clear()
-        self.payments.touched.clear()
-
-    async def first_delivery(self, event: IncomingEvent) -> bool:
-        conn, _ = self._open()
-        return await inbox.first_delivery(conn, tables.inbox, event)
-
-    async def handled_before(self, event: IncomingEvent) -> bool:
-        conn, _ = self._open()
-        query = select(tables.inbox.c.event_id).where(tables.inbox.c.event_id == event.event_id)
-        return (await conn.execute(query)).first() is not None
+    def open_repositories(self, conn: AsyncConnection) -> None:
+        self.payments = SqlPayments(conn, self.track)

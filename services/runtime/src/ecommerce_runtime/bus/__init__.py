@@ -11,8 +11,8 @@ The envelope lives in ``ecommerce_runtime.messages``; the event shapes come from
 from ecommerce_runtime.bus.connection import BrokerUnavailableError, connect, mask_url, run_connected
 from ecommerce_runtime.bus.consumer import (
     Consumer,
-    Handler,
     PermanentError,
+    Subscriber,
     TransientError,
     default_retry_backoff,
 )
@@ -32,11 +32,11 @@ __all__ = [
     "DEFAULT_DELIVERY_LIMIT",
     "BrokerUnavailableError",
     "Consumer",
-    "Handler",
     "PermanentError",
     "PoisonMessageError",
     "PublishError",
     "Publisher",
+    "Subscriber",
     "TransientError",
     "amqp_message",
     "connect",

@@ -1,30 +1,12 @@
 """Consuming a service's queue: each delivery ends acked, retried or dead-lettered; never lost, never stuck.
 
-Per delivery (manual acks, at most ``prefetch`` handlers running at once):
-
-1. The envelope is decoded (``envelope.decode_event``). Poison -- not JSON, schema-invalid, unknown or missing
-   type, missing or malformed ``message_id`` or envelope -- can never succeed, so it goes to the DLQ at once.
-2. The handler raised ``PermanentError``: same, with the error as the reason. Dead-lettering is done by
-   publishing a copy to the DLQ with ``x-dead-letter-reason`` (confirmed) and then acking the original
-   (``dead_letter``), because a reject cannot carry a reason.
-3. The handler raised ``TransientError`` or anything else: after ``retry_backoff(attempt)`` the message is
-   nacked with requeue, so it is delivered again (here or to another replica). The quorum queue counts the
-   returns in ``x-delivery-count``; once a message was returned more than ``delivery_limit`` times
-   (``x-delivery-limit``), RabbitMQ dead-letters it itself through the DLX, recording
-   ``x-first-death-reason: delivery_limit`` and an ``x-death`` entry. A message thus gets
-   ``delivery_limit + 1`` attempts; ``IncomingEvent.delivery_count`` says which one this is.
-4. The handler returned: ack.
-
-The backoff sleeps while holding the message, so the retry is delayed without a retry queue of its own; it
-counts against ``prefetch``, which is why the default is capped at 30 s.
-
-Graceful stop: cancel the consumer first (no new deliveries), let the handlers in flight finish (up to a
-timeout), then close the channel. A delivery that arrives after ``stop`` began -- the broker may still send
-some until it answers the cancel -- is not handled but returned with a nack. On RabbitMQ 3.10 every return
-counts towards the delivery limit, including messages still unacked when a channel closes (measured: a message
-held by a closed channel comes back with ``x-delivery-count: 1``), so a process killed mid-handler also spends
-an attempt. Handlers must therefore be idempotent (the inbox), which they must be anyway: the broker delivers
-at least once.
+Per delivery (manual acks, at most ``prefetch`` in flight): the envelope is decoded (poison goes to the DLQ
+at once, with the reason in a header); the event's trace context is adopted; the ``Subscriber`` runs. It
+returned: ack. It raised ``PermanentError``: dead-letter. It raised ``TransientError``, a database that
+cannot be reached (``db.UNREACHABLE``) or anything else: after a backoff the message is returned with a
+nack, and after ``delivery_limit`` returns the broker dead-letters it itself. A graceful ``stop`` cancels
+the consumer, lets the subscribers in flight finish, then closes the channel. Why it works this way:
+``docs/decisions/0006-dead-lettering-and-delivery-limits.md``.
 """
 
 from __future__ import annotations
@@ -32,52 +14,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from typing import Final
 
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from ecommerce.events.channels import SUBSCRIPTIONS
+from ecommerce_runtime.backoff import Backoff
 from ecommerce_runtime.bus.dead_letter import publish_to_dlq
 from ecommerce_runtime.bus.envelope import PoisonMessageError, decode_event, delivery_count
 from ecommerce_runtime.bus.publisher import PublishError
 from ecommerce_runtime.bus.topology import DEFAULT_DELIVERY_LIMIT, declare_service_queues, dlq_name
+from ecommerce_runtime.db import UNREACHABLE
 from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.tracing import set_traceparent
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[IncomingEvent], Awaitable[None]]
+Subscriber = Callable[[IncomingEvent], Awaitable[None]]
+"""What a consumer hands each decoded event to: a service's translation into its use cases."""
 
-_FIRST_RETRY_DELAY: Final = 0.5
-_MAX_RETRY_DELAY: Final = 30.0
+RETRY_BACKOFF = Backoff(first=0.5, cap=30.0)
 
 
 class TransientError(Exception):
-    """Raised by a handler: this failed for now (database or SMTP down); try the message again later."""
+    """Raised by a subscriber: this failed for now (database or SMTP down); try the message again later."""
 
 
 class PermanentError(Exception):
-    """Raised by a handler: this message can never succeed; dead-letter it with this error as the reason."""
+    """Raised by a subscriber: this message can never succeed; dead-letter it with this error as reason."""
 
 
 def default_retry_backoff(attempt: int) -> float:
-    """Seconds to wait before returning a failed attempt: 0.5 s doubling per attempt, capped at 30 s, minus
-    up to 25 % jitter so replicas that failed together do not retry together."""
-    exponent = min(max(attempt, 1), 32) - 1
-    delay = min(_MAX_RETRY_DELAY, _FIRST_RETRY_DELAY * 2.0**exponent)
-    return delay * (1.0 - 0.25 * random.random())
+    """Seconds to hold a failed delivery before returning it (``RETRY_BACKOFF``: 0.5 s doubling, 30 s cap;
+    the wait counts against ``prefetch``, hence the cap)."""
+    return RETRY_BACKOFF.delay(attempt)
 
 
 class Consumer:
-    """Consumes ``service``'s quorum queue and hands each event to ``handler`` (see the module docstring)."""
+    """Consumes ``service``'s quorum queue and hands each event to ``subscriber`` (see the module doc)."""
 
     def __init__(
         self,
         connection: AbstractConnection,
         service: str,
-        handler: Handler,
+        subscriber: Subscriber,
         *,
         prefetch: int = 20,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
@@ -92,7 +73,7 @@ class Consumer:
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
         self._connection = connection
         self._service = service
-        self._handler = handler
+        self._subscriber = subscriber
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
         self._retry_backoff = retry_backoff
@@ -134,9 +115,9 @@ class Consumer:
         logger.info("consuming %s (prefetch %d)", self._queue_name, self._prefetch)
 
     async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (the contract's name; waits, not cancels)
-        """Stop gracefully: no new deliveries, wait up to ``timeout`` for the handlers in flight, close.
+        """Stop gracefully: no new deliveries, wait up to ``timeout`` for the subscribers in flight, close.
 
-        Handlers still running after ``timeout`` are cancelled; their messages stay unacked and the broker
+        Subscribers still running after ``timeout`` are cancelled; their messages stay unacked and the broker
         returns them to the queue when the channel closes.
         """
         channel = self._channel
@@ -154,7 +135,7 @@ class Consumer:
             _, unfinished = await asyncio.wait(in_flight, timeout=timeout)
             if unfinished:
                 logger.warning(
-                    "%d handler(s) of %s still running after %ss: cancelled; their messages go back",
+                    "%d subscriber(s) of %s still running after %ss: cancelled; their messages go back",
                     len(unfinished),
                     self._queue_name,
                     timeout,
@@ -190,11 +171,12 @@ class Consumer:
         except PoisonMessageError as exc:
             await self._dead_letter(message, exc.reason)
             return
+        set_traceparent(event.traceparent)
         try:
-            await self._handler(event)
+            await self._subscriber(event)
         except PermanentError as exc:
             await self._dead_letter(message, f"permanent-error: {exc}" if str(exc) else "permanent-error")
-        except TransientError as exc:
+        except (TransientError, *UNREACHABLE) as exc:
             logger.warning(
                 "%s %s: attempt %d failed transiently: %s",
                 event.event_type,
