@@ -3,24 +3,17 @@ cases."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import aio_pika.abc
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecommerce.notifications.v1 import notifications_pb2, notifications_pb2_grpc
-from ecommerce_runtime import bus
-from ecommerce_runtime.config import ServiceSettings
 from ecommerce_runtime.db import create_engine, database_url
-from ecommerce_runtime.grpc_server import GrpcServer, Registration
-from ecommerce_runtime.migrations import upgrade_to_head
+from ecommerce_runtime.grpc_server import Registration
+from ecommerce_runtime.runner import GrpcServiceSettings, Messaging, ServiceRunner
 from notifications.adapters.email_templates import TEMPLATES_DIR, EmailTemplates
 from notifications.adapters.grpc_server import NotificationServicer
 from notifications.adapters.messaging import customer_events
@@ -33,21 +26,15 @@ from notifications.ports import Mailer
 
 SERVICE = "notifications"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-log = logging.getLogger(__name__)
 
 
-class NotificationsSettings(ServiceSettings):
+class NotificationsSettings(GrpcServiceSettings):
     """The Notification Service's settings: ``NOTIFICATIONS_*`` and the shared ``AMQP_URL``, ``LOG_LEVEL``,
-    ``VAR_DIR``. The SMTP defaults point at the dev sink (``python -m notifications.dev_smtp``)."""
+    ``VAR_DIR``. The SMTP defaults point at the dev sink (``python -m devstack.mailsink``)."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", frozen=True, extra="ignore")
 
-    database_url: str | None = None
-    """SQLAlchemy URL; unset means the SQLite file ``$VAR_DIR/notifications.db``."""
     grpc_bind: str = "127.0.0.1:50053"
-    consumer_prefetch: int = Field(default=20, ge=1, le=1000)
-    delivery_limit: int = Field(default=5, ge=1, le=100)
-    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
 
     smtp_host: str = Field(default="127.0.0.1", min_length=1)
     smtp_port: int = Field(default=1025, ge=1, le=65535)
@@ -111,75 +98,7 @@ class NotificationsSettings(ServiceSettings):
         return DeliverySettings(retry=retry, batch_size=self.mailer_batch_size, lease=lease)
 
 
-@dataclass
-class NotificationService:
-    """The running service: gRPC server, event consumer and mailer loop over one database."""
-
-    settings: NotificationsSettings
-    engine: AsyncEngine
-    handlers: NotificationHandlers
-    mailer: MailerLoop
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _server: GrpcServer | None = None
-    _consumer: bus.Consumer | None = None
-    grpc_port: int = 0
-
-    async def prepare_database(self) -> None:
-        await upgrade_to_head(self.engine, MIGRATIONS)
-        log.info("database ready")
-
-    async def start(self) -> None:
-        await self.prepare_database()
-        registration = Registration(
-            notifications_pb2_grpc.add_NotificationServiceServicer_to_server,
-            NotificationServicer(self.handlers),
-            notifications_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name,
-        )
-        self._server = GrpcServer([registration], self.settings.grpc_bind)
-        self.grpc_port = self._server.port
-        await self._server.start(ready=False)  # ready once the consumer consumes
-        self.handlers.on_commit = self.mailer.notify
-        self._tasks.append(asyncio.create_task(self._messaging(), name="notifications-messaging"))
-        self._tasks.append(asyncio.create_task(self.mailer.run(self._stop), name="notifications-mailer"))
-
-    async def _messaging(self) -> None:
-        """Broker side: the consumer, (re)connecting with backoff while the broker is unreachable."""
-        await bus.run_connected(self.settings.amqp_url, self._stop, self._consume)
-
-    async def _consume(self, connection: aio_pika.abc.AbstractRobustConnection) -> None:
-        consumer = bus.Consumer(
-            connection,
-            SERVICE,
-            customer_events(self.handlers),
-            prefetch=self.settings.consumer_prefetch,
-            delivery_limit=self.settings.delivery_limit,
-        )
-        await consumer.start()
-        if self._server is not None:
-            await self._server.set_ready(True)
-        self._consumer = consumer
-        await self._stop.wait()
-        await consumer.stop(timeout=self.settings.shutdown_grace_seconds)
-
-    @property
-    def consuming(self) -> bool:
-        """Whether events are being taken from the broker (a readiness signal)."""
-        return self._consumer is not None and self._consumer.consuming
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    async def stop(self) -> None:
-        """Graceful: finish in-flight calls, stop consuming, let the mailer finish the message it is
-        sending (its outcome is recorded; the rest of its batch is given back)."""
-        if self._server is not None:
-            await self._server.stop(self.settings.shutdown_grace_seconds)
-        self._stop.set()
-        for task in self._tasks:
-            await task
-        await self.engine.dispose()
+NotificationService = ServiceRunner[NotificationHandlers]
 
 
 def bootstrap(
@@ -193,5 +112,21 @@ def bootstrap(
         clock,
         settings.delivery(),
     )
-    loop = MailerLoop(handlers, poll_interval=settings.mailer_poll_seconds)
-    return NotificationService(settings, engine, handlers, loop)
+    mailer_loop = MailerLoop(handlers, poll_interval=settings.mailer_poll_seconds)
+    handlers.on_commit = mailer_loop.notify
+    return NotificationService(
+        SERVICE,
+        settings,
+        engine,
+        handlers,
+        MIGRATIONS,
+        grpc=[
+            Registration(
+                notifications_pb2_grpc.add_NotificationServiceServicer_to_server,
+                NotificationServicer(handlers),
+                notifications_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name,
+            )
+        ],
+        messaging=Messaging(subscriber=customer_events(handlers)),
+        jobs=[mailer_loop.run],
+    )

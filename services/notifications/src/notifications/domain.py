@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from uuid import UUID
 
+from ecommerce_runtime.backoff import Backoff
+
 MAX_ERROR_LENGTH = 2000
 
 # ISO 4217 minor units where they are not 2, and the symbols customers know; other codes print as "12.50 CHF".
@@ -182,9 +184,10 @@ class RetryPolicy:
     max_delay: timedelta = timedelta(minutes=30)
 
     def delay_after(self, attempts: int) -> timedelta:
-        """``first_delay`` doubling per attempt, capped at ``max_delay``."""
-        exponent = min(max(attempts, 1), 40) - 1
-        return min(self.max_delay, self.first_delay * (1 << exponent))
+        """``first_delay`` doubling per attempt, capped at ``max_delay`` (no jitter: the schedule is exact,
+        and the mailer's claim lease spreads replicas anyway)."""
+        backoff = Backoff(self.first_delay.total_seconds(), self.max_delay.total_seconds(), jitter=0)
+        return timedelta(seconds=backoff.delay(attempts))
 
 
 @dataclass(eq=False, slots=True)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ecommerce_runtime.backoff import Backoff
+from ecommerce_runtime.lifecycle import Wakeup
 from notifications.handlers import NotificationHandlers
 
 log = logging.getLogger(__name__)
@@ -35,36 +37,28 @@ class MailerLoop:
     ) -> None:
         self._handlers = handlers
         self._poll_interval = poll_interval
-        self._max_backoff = max_backoff
-        self._wakeup = asyncio.Event()
+        self._backoff = Backoff(first=poll_interval, cap=max(poll_interval, max_backoff))
+        self._wakeup = Wakeup()
 
     def notify(self) -> None:
         """Wakes the loop now (a new notification was recorded)."""
-        self._wakeup.set()
+        self._wakeup.notify()
 
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
-            self._wakeup.clear()  # before looking for work, so a notify() during the pass is not lost
+            self._wakeup.arm()  # before looking for work, so a notify() during the pass is not lost
             try:
                 claimed = await self._handlers.send_due(stopping=stop.is_set)
                 failures = 0
             except Exception as error:  # the database is unreachable: back off, the rows wait
                 failures += 1
-                delay = min(self._max_backoff, self._poll_interval * 2**failures)
+                delay = self._backoff.delay(failures)
                 log.warning(
                     "mailer: cannot reach the notification store (%r); retrying in %.1fs", error, delay
                 )
-                await self._sleep(stop, delay)
+                await self._wakeup.sleep(stop, delay)
                 continue
             if claimed == 0:
-                await self._sleep(stop, self._poll_interval)
+                await self._wakeup.sleep(stop, self._poll_interval)
         log.info("mailer stopped")
-
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()

@@ -57,7 +57,7 @@ async def publish(amqp_url: str, events: Sequence[tuple[Event, UUID]]) -> None:
 
 async def consuming(service: NotificationService) -> None:
     async def ready() -> bool:
-        return service.consuming
+        return service.consuming.is_set()
 
     await eventually(ready, "the service to consume its queue")
 

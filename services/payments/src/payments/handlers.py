@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from ecommerce_runtime.backoff import Backoff
 from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.inbox import EventRef
 from payments.domain import Money, NextStep, Payment, PaymentNotFound
@@ -56,10 +56,8 @@ class RetryPolicy:
     max_delay: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt ``attempt`` (1 = the first): doubling from ``first_delay``,
-        capped at ``max_delay``, minus up to 25 % jitter so replicas that failed together spread out."""
-        exponent = min(max(attempt, 1), 32) - 1
-        return min(self.max_delay, self.first_delay * 2.0**exponent) * (1.0 - 0.25 * random.random())
+        """Seconds to wait after failed attempt ``attempt`` (1 = the first), by the runtime's ``Backoff``."""
+        return Backoff(self.first_delay, self.max_delay).delay(attempt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
@@ -24,26 +23,20 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 class Service(Protocol):
-    """What ``bootstrap`` of each gRPC service returns."""
-
-    grpc_port: int
+    """What ``bootstrap`` of each service returns (``runner.ServiceRunner`` for the gRPC services)."""
 
     @property
     def engine(self) -> AsyncEngine: ...
 
     async def prepare_database(self) -> None: ...
 
-    async def start(self) -> None: ...
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serves until ``stop`` is set, then stops gracefully."""
+        ...
 
-    async def stop(self) -> None: ...
 
-
-async def _serve(service: Service, title: str) -> None:
-    stop = stop_on_signals()
-    await service.start()
-    logging.getLogger(title.split()[0]).info(f"{title} ready", extra={"grpc_port": service.grpc_port})
-    await stop.wait()
-    await service.stop()
+async def _serve(service: Service) -> None:
+    await service.run(stop_on_signals())
 
 
 async def _migrate(service: Service) -> None:
@@ -84,7 +77,7 @@ def run_service(
     configure_logging(name, settings.log_level)
     try:
         service = bootstrap(settings)
-        asyncio.run(_serve(service, title) if args.command == "serve" else _migrate(service))
+        asyncio.run(_serve(service) if args.command == "serve" else _migrate(service))
     except startup_errors as error:
         print(f"{name}: {error}", file=sys.stderr)
         return 2

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -39,6 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ecommerce_runtime.backoff import Backoff
+from ecommerce_runtime.lifecycle import Wakeup
 from ecommerce_runtime.messages import OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -132,12 +133,12 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._max_backoff = max_backoff
-        self._wakeup = asyncio.Event()
+        self._backoff = Backoff(first=poll_interval, cap=max(poll_interval, max_backoff))
+        self._wakeup = Wakeup()
 
     def notify(self) -> None:
         """Wakes the relay now (call after committing a transaction that wrote events)."""
-        self._wakeup.set()
+        self._wakeup.notify()
 
     async def publish_pending(self) -> int:
         """Publishes one batch of unpublished rows; returns how many were confirmed.
@@ -199,18 +200,18 @@ class OutboxRelay:
         failures = 0
         while not stop.is_set():
             # Cleared before the pass, so a notify() that arrives while it runs triggers the next one at once.
-            self._wakeup.clear()
+            self._wakeup.arm()
             try:
                 published = await self.publish_pending()
                 failures = 0
             except Exception as error:  # broker or database down: back off and keep the rows
                 failures += 1
-                delay = min(self._max_backoff, self._poll_interval * 2**failures) * random.uniform(0.5, 1.0)
+                delay = self._backoff.delay(failures)
                 log.warning("outbox relay: publish failed (%r); retrying in %.1fs", error, delay)
-                await self._sleep(stop, delay)
+                await self._wakeup.sleep(stop, delay)
                 continue
             if published < self._batch_size:
-                await self._sleep(stop, self._poll_interval)
+                await self._wakeup.sleep(stop, self._poll_interval)
         try:
             flushed = await self.drain()
             log.info("outbox relay stopped; flushed %d event(s)", flushed)
@@ -218,11 +219,3 @@ class OutboxRelay:
             log.warning(
                 "outbox relay stopped with events left in the outbox (%r); they go out on restart", error
             )
-
-    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wakeup.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()

@@ -8,13 +8,13 @@ gets a 503 quickly; reconnect backoff is kept short so the gateway notices when 
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
+from ecommerce_runtime.backoff import Backoff
 from ecommerce_runtime.tracing import current_traceparent
 from gateway.adapters.grpc_status import backend_problem
 from gateway.adapters.request_context import current_request_id
@@ -43,8 +43,7 @@ class CallPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number ``attempt`` (1, 2, ...)."""
-        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)
+        return Backoff(self.backoff_base_seconds, self.backoff_cap_seconds, jitter=1.0).delay(attempt)
 
 
 def open_channel(address: str) -> grpc.aio.Channel:

@@ -19,6 +19,8 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from ecommerce_runtime.backoff import Backoff
+
 logger = logging.getLogger(__name__)
 
 
@@ -60,15 +62,17 @@ async def run_connected(
     it returns without running ``session``). Once connected, the robust connection reconnects by itself;
     ``session`` is expected to run until ``stop`` is set.
     """
-    delay = 0.5
+    backoff = Backoff(first=0.5, cap=max_delay)
+    failures = 0
     while not stop.is_set():
         try:
             connection = await connect(amqp_url)
         except BrokerUnavailableError as error:
+            failures += 1
+            delay = backoff.delay(failures)
             logger.warning("broker unavailable, retrying in %.1fs: %s", delay, error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, max_delay)
             continue
         try:
             await session(connection)
