@@ -31,5 +31,5 @@ def test_full_jitter_spreads_delays_between_zero_and_the_ceiling() -> None:
     ("first", "cap", "jitter"), [(-1.0, 1.0, 0.0), (2.0, 1.0, 0.0), (1.0, 2.0, 1.5), (1.0, 2.0, -0.1)]
 )
 def test_nonsense_is_refused(first: float, cap: float, jitter: float) -> None:
-    with pytest.raises(ValueError, match="must be|need"):
+    with pytest.raises(ValueError, match=r"must be|need"):
         Backoff(first=first, cap=cap, jitter=jitter)
