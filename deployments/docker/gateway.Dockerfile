@@ -48,15 +48,12 @@ RUN groupadd --system --gid 10001 app \
     && python -m pip uninstall --yes --quiet pip setuptools wheel
 COPY --from=build /app/.venv /app/.venv
 COPY deployments/docker/healthcheck.py /app/healthcheck.py
-# The spec the gateway serves and validates every request and response against.
-COPY specs/openapi.yaml /app/specs/openapi.yaml
 # The bind address inside a container is every interface (the service's own default is the loopback).
 # VAR_DIR is where embedded state would go without a database URL: mount a volume there (or set the URL).
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     VAR_DIR=/var/lib/ecommerce \
-    GATEWAY_OPENAPI_SPEC=/app/specs/openapi.yaml \
     GATEWAY_HTTP_BIND=0.0.0.0:8000
 WORKDIR /app
 USER 10001:10001

@@ -1,7 +1,7 @@
 """The generated REST layer: one Protocol per operationId, and a route table that turns what connexion
 passes into typed handler calls and renders the replies.
 
-``FakeHandlers`` below is also the type-checked consumer of every generated REST type: if an operation in
+``FakeOperations`` below is also the type-checked consumer of every generated REST type: if an operation in
 the spec changes, its method here stops matching the Protocol and ``make typecheck`` fails.
 """
 
@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from ecommerce.rest import models, operations
-from ecommerce.rest.operations import Handlers, InvalidParameter, Reply, TokenInfo
+from ecommerce.rest.operations import InvalidParameter, Operations, Reply, TokenInfo
 from ecommerce.rest.routes import OPERATION_IDS, route_table
 
 SPEC: dict[str, Any] = yaml.safe_load(
@@ -34,7 +34,7 @@ def _order(order_id: UUID, status: Literal["PENDING", "PAID", "CANCELLED"] = "PE
     return models.Order(id=order_id, status=status, items=[line], total=EUR, created_at=NOW, updated_at=NOW)
 
 
-class FakeHandlers:
+class FakeOperations:
     """Records each call; answers with fixed models."""
 
     def __init__(self) -> None:
@@ -120,15 +120,15 @@ TOKEN = {"sub": "5d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d", "role": "customer"}
 
 
 @pytest.fixture
-def fake() -> FakeHandlers:
-    return FakeHandlers()
+def fake() -> FakeOperations:
+    return FakeOperations()
 
 
 @pytest.fixture
-def routes(fake: FakeHandlers) -> Mapping[str, Any]:
-    handlers: Handlers = fake  # the static check that FakeHandlers implements every Protocol
+def routes(fake: FakeOperations) -> Mapping[str, Any]:
+    operations: Operations = fake  # the static check that FakeOperations implements every Protocol
     HEADERS.clear()
-    return route_table(handlers, lambda: HEADERS)
+    return route_table(operations, lambda: HEADERS)
 
 
 def _spec_operation_ids() -> set[str]:
@@ -143,11 +143,11 @@ def test_route_table_and_protocols_cover_every_operation_id(routes: Mapping[str,
     protocols = {name for name, obj in vars(operations).items() if inspect.isclass(obj) and name[0].isupper()}
     for operation_id in spec_ids:
         assert "".join(p.capitalize() for p in operation_id.replace(".", "_").split("_")) in protocols
-        assert operation_id.replace(".", "_") in dir(Handlers)
+        assert operation_id.replace(".", "_") in dir(Operations)
 
 
 async def test_create_order_parses_the_body_and_reads_the_idempotency_header(
-    routes: Mapping[str, Any], fake: FakeHandlers
+    routes: Mapping[str, Any], fake: FakeOperations
 ) -> None:
     HEADERS["Idempotency-Key"] = "key-12345678"
     body = {"items": [{"sku": "MUG-001", "quantity": 2}], "payment_token": "tok_success"}
@@ -168,7 +168,7 @@ async def test_create_order_parses_the_body_and_reads_the_idempotency_header(
     )
 
 
-async def test_path_uuids_are_parsed(routes: Mapping[str, Any], fake: FakeHandlers) -> None:
+async def test_path_uuids_are_parsed(routes: Mapping[str, Any], fake: FakeOperations) -> None:
     for operation_id in ("orders.get", "orders.cancel", "orders.payment"):
         rendered, status, _ = await routes[operation_id](token_info=TOKEN, order_id=str(ORDER_ID))
         assert status == 200
@@ -177,7 +177,7 @@ async def test_path_uuids_are_parsed(routes: Mapping[str, Any], fake: FakeHandle
 
 
 async def test_a_malformed_uuid_is_an_invalid_parameter_and_reaches_no_handler(
-    routes: Mapping[str, Any], fake: FakeHandlers
+    routes: Mapping[str, Any], fake: FakeOperations
 ) -> None:
     with pytest.raises(InvalidParameter) as raised:
         await routes["orders.get"](token_info=TOKEN, order_id="not-a-uuid")
@@ -189,7 +189,7 @@ async def test_a_malformed_uuid_is_an_invalid_parameter_and_reaches_no_handler(
 
 
 async def test_a_body_the_models_reject_is_an_invalid_parameter(
-    routes: Mapping[str, Any], fake: FakeHandlers
+    routes: Mapping[str, Any], fake: FakeOperations
 ) -> None:
     with pytest.raises(InvalidParameter) as raised:
         await routes["auth.register"](body={"email": "not-an-email", "password": "correct horse battery"})
@@ -199,7 +199,7 @@ async def test_a_body_the_models_reject_is_an_invalid_parameter(
 
 
 async def test_query_defaults_and_filters_reach_the_handler(
-    routes: Mapping[str, Any], fake: FakeHandlers
+    routes: Mapping[str, Any], fake: FakeOperations
 ) -> None:
     await routes["orders.list"](token_info=TOKEN)
     await routes["orders.list"](token_info=TOKEN, page_size=5, page_token="abc", status="CANCELLED")

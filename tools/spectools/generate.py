@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from spectools import events, protos, rest, sdk
+from spectools import constraints, events, protos, rest, sdk
 from spectools.tree import HEADER, Tree, header
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +96,7 @@ def build(specs: Path = SPECS) -> Tree:
         (protos.generate, specs / "proto"),
         (events.generate, specs / "asyncapi.yaml"),
         (rest.generate, specs / "openapi.yaml"),
+        (constraints.generate, specs / "openapi.yaml"),
         (sdk.generate, specs / "openapi.yaml", SDK_SRC),
     ]
     # The generators mostly wait on subprocesses (datamodel-codegen, ruff): run them side by side.

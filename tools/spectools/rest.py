@@ -1,15 +1,17 @@
 """The typed REST layer from ``specs/openapi.yaml``: models, one Protocol per operation, the route table.
 
 - ``ecommerce.rest.models``: pydantic v2 request/response models (datamodel-code-generator).
-- ``ecommerce.rest.operations``: ``Reply``, one ``Protocol`` per operation (what a handler must look like,
-  with typed body, parameters and reply) and ``Handlers``, the set of all of them.
-- ``ecommerce.rest.routes``: ``route_table(handlers, request_headers)``, one adapter per operationId that
+- ``ecommerce.rest.operations``: ``Reply``, one ``Protocol`` per operation (what its implementation must
+  look like, with typed body, parameters and reply) and ``Operations``, the set of all of them.
+- ``ecommerce.rest.routes``: ``route_table(operations, request_headers)``, one adapter per operationId that
   takes what connexion passes (path and query parameters, ``body`` as a dict, ``token_info``), builds
-  the typed arguments, calls the handler and renders its ``Reply``. The gateway gives the table to
-  connexion as its resolver, so a handler whose signature drifts from the spec fails ``mypy``.
+  the typed arguments, calls the operation and renders its ``Reply``. The gateway gives the table to
+  connexion as its resolver, so an operation whose signature drifts from the spec fails ``mypy``.
+- ``ecommerce/rest/openapi.yaml``: the spec itself, byte for byte, as package data: what the gateway
+  serves and validates against is the document its routes were generated from, installed with them.
 
 The generated code does not import connexion: header parameters, which connexion does not pass to
-handlers, are read through the ``request_headers`` callable the gateway supplies.
+operations, are read through the ``request_headers`` callable the gateway supplies.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def _operations(spec: dict[str, Any]) -> list[Operation]:
 
 
 def _signature(op: Operation) -> list[str]:
-    """Keyword-only handler arguments: token, body, then parameters (required first)."""
+    """Keyword-only arguments of an operation: token, body, then parameters (required first)."""
     args = []
     if op.secured:
         args.append("token: TokenInfo")
@@ -152,7 +154,7 @@ def _signature(op: Operation) -> list[str]:
 def _operations_module(ops: list[Operation]) -> str:
     out = [
         header(SOURCE),
-        '"""One Protocol per REST operation: the typed shape every gateway handler implements."""',
+        '"""One Protocol per REST operation: the typed shape the gateway implements for each."""',
         "",
         "from __future__ import annotations",
         "",
@@ -201,7 +203,7 @@ def _operations_module(ops: list[Operation]) -> str:
     out += [
         "",
         "",
-        "class Handlers(Protocol):",
+        "class Operations(Protocol):",
         '    """Every operation of the API; the gateway implements this."""',
     ]
     for op in ops:
@@ -245,14 +247,14 @@ def _adapter(op: Operation) -> list[str]:
             optional = not p.required and p.default is None
             value = f"cast({p.annotation}{' | None' if optional else ''}, {value})"
         call.append(f"{p.python}={value}")
-    lines.append(f"        return _render(await handlers.{op.attr}({', '.join(call)}))")
+    lines.append(f"        return _render(await operations.{op.attr}({', '.join(call)}))")
     return lines
 
 
 def _routes_module(ops: list[Operation]) -> str:
     out = [
         header(SOURCE),
-        '"""The route table connexion resolves operationIds through; adapters from connexion to Handlers."""',
+        '"""The route table connexion resolves operationIds through; adapters to Operations."""',
         "",
         "from __future__ import annotations",
         "",
@@ -264,7 +266,7 @@ def _routes_module(ops: list[Operation]) -> str:
         "from pydantic import BaseModel, ValidationError",
         "",
         "from ecommerce.rest import models",
-        "from ecommerce.rest.operations import Handlers, InvalidParameter, Reply",
+        "from ecommerce.rest.operations import InvalidParameter, Operations, Reply",
         "",
         "RouteResult = tuple[Any, int, dict[str, str]]",
         "Route = Callable[..., Awaitable[RouteResult]]",
@@ -302,7 +304,7 @@ def _routes_module(ops: list[Operation]) -> str:
         "",
         "",
         "def route_table(",
-        "    handlers: Handlers, request_headers: Callable[[], Mapping[str, str]]",
+        "    operations: Operations, request_headers: Callable[[], Mapping[str, str]]",
         ") -> Mapping[str, Route]:",
         '    """operationId -> the function connexion calls; ``request_headers()`` gives the headers."""',
     ]
@@ -319,6 +321,14 @@ def _routes_module(ops: list[Operation]) -> str:
     return ruff_format("\n".join(out) + "\n")
 
 
+def _verbatim(spec_path: Path) -> str:
+    """The spec's text, refused when writing it back as text would not give the same bytes."""
+    text = spec_path.read_bytes().decode("utf-8")
+    if "\r" in text or not text.endswith("\n"):
+        raise ValueError(f"{SOURCE}: use LF line endings and end the file with a newline")
+    return text
+
+
 def generate(spec_path: Path, tree: Tree, package_dir: str) -> None:
     spec = yaml.safe_load(spec_path.read_text())
     ops = _operations(spec)
@@ -327,3 +337,4 @@ def generate(spec_path: Path, tree: Tree, package_dir: str) -> None:
     tree.add(f"{base}/models.py", pydantic_models(spec_path, "openapi", SOURCE))
     tree.add(f"{base}/operations.py", _operations_module(ops))
     tree.add(f"{base}/routes.py", _routes_module(ops))
+    tree.add(f"{base}/openapi.yaml", _verbatim(spec_path))

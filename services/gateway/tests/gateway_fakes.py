@@ -15,8 +15,7 @@ from gateway.adapters.passwords import Argon2Hasher
 from gateway.adapters.problems import ApiProblem
 from gateway.bootstrap import GatewaySettings
 from gateway.domain import EmailAlreadyRegistered, Principal, Role, User
-from gateway.handlers import Backends
-from gateway.ports import OrderStatusFilter, PlacedOrder
+from gateway.ports import Backends, OrderStatusFilter, PlacedOrder
 
 SECRET = "test-secret-" + "0123456789abcdef" * 4  # 76 bytes: long enough for HS512 in tests too
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

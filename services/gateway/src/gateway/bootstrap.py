@@ -12,26 +12,29 @@ from pydantic import EmailStr, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ecommerce.rest.constraints import (
+    HEADER_RETRY_AFTER_MAXIMUM,
+    HEADER_RETRY_AFTER_MINIMUM,
+    REGISTER_REQUEST_PASSWORD_MIN_LENGTH,
+    TOKEN_EXPIRES_IN_MAXIMUM,
+)
 from ecommerce_runtime.config import ServiceSettings
 from ecommerce_runtime.db import create_engine, database_url
 from ecommerce_runtime.migrations import upgrade_to_head
-from gateway.accounts import Accounts, Clock, utc_now
 from gateway.adapters.backends import Channels, GrpcNotifications, GrpcOrders, GrpcPayments, GrpcReadiness
 from gateway.adapters.grpc_calls import CallPolicy
 from gateway.adapters.http_app import create_app, lifespan_of, load_spec
 from gateway.adapters.jwt_tokens import MIN_SECRET_BYTES, JwtTokens
 from gateway.adapters.passwords import Argon2Hasher
 from gateway.adapters.problems import ApiProblem
+from gateway.adapters.rest_operations import RestOperations
 from gateway.adapters.users import SqlUsers
-from gateway.handlers import ApiHandlers, Backends
-from gateway.ports import PasswordHasher, Users
+from gateway.handlers import Accounts, Clock, utc_now
+from gateway.ports import Backends, PasswordHasher, Users
 
 SERVICE = "gateway"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# services/gateway/src/gateway/bootstrap.py -> the repository's specs/openapi.yaml (workspace install).
-REPOSITORY_SPEC = Path(__file__).resolve().parents[4] / "specs" / "openapi.yaml"
 ADDRESS = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"
-MIN_PASSWORD_LENGTH = 12  # RegisterRequest.password in the spec
 log = logging.getLogger(__name__)
 
 
@@ -43,13 +46,11 @@ class GatewaySettings(ServiceSettings):
     http_bind: str = Field(default="127.0.0.1:8000", pattern=ADDRESS)
     database_url: str | None = None
     """SQLAlchemy URL of the user store; unset means the SQLite file ``$VAR_DIR/gateway.db``."""
-    openapi_spec: Path = REPOSITORY_SPEC
-    """The spec to serve and validate against: ``specs/openapi.yaml`` of the build (see the README)."""
     jwt_secret: SecretStr
     """HS256 signing key, at least 32 bytes. Required: there is no default."""
     jwt_issuer: str = Field(default="ecommerce-gateway", min_length=1, max_length=200)
     jwt_audience: str = Field(default="ecommerce-api", min_length=1, max_length=200)
-    jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    jwt_ttl_seconds: int = Field(default=900, ge=60, le=TOKEN_EXPIRES_IN_MAXIMUM)
     jwt_leeway_seconds: int = Field(default=5, ge=0, le=300)
     admin_email: EmailStr | None = None
     """Validated like the API validates emails, so that the admin can log in."""
@@ -59,7 +60,7 @@ class GatewaySettings(ServiceSettings):
     notifications_addr: str = Field(default="127.0.0.1:50053", pattern=ADDRESS)
     grpc_deadline_seconds: float = Field(default=5.0, gt=0, le=120)
     grpc_read_attempts: int = Field(default=3, ge=1, le=10)
-    retry_after_seconds: int = Field(default=2, ge=0, le=3600)
+    retry_after_seconds: int = Field(default=2, ge=HEADER_RETRY_AFTER_MINIMUM, le=HEADER_RETRY_AFTER_MAXIMUM)
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
     shutdown_grace_seconds: int = Field(default=10, ge=0, le=300)
 
@@ -70,18 +71,12 @@ class GatewaySettings(ServiceSettings):
             raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
         return secret
 
-    @field_validator("openapi_spec")
-    @classmethod
-    def _spec_exists(cls, path: Path) -> Path:
-        if not path.is_file():
-            raise ValueError(f"{path} is not a file (set it to the path of specs/openapi.yaml)")
-        return path
-
     @field_validator("admin_password")
     @classmethod
     def _admin_password_fits(cls, password: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if password is not None and len(password.get_secret_value()) < MIN_PASSWORD_LENGTH:
-            raise ValueError(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        # The API's rule for every password (RegisterRequest.password), so the admin's too.
+        if password is not None and len(password.get_secret_value()) < REGISTER_REQUEST_PASSWORD_MIN_LENGTH:
+            raise ValueError(f"must be at least {REGISTER_REQUEST_PASSWORD_MIN_LENGTH} characters")
         if "admin_email" in info.data and (info.data["admin_email"] is None) != (password is None):
             raise ValueError("set both GATEWAY_ADMIN_EMAIL and GATEWAY_ADMIN_PASSWORD, or neither")
         return password
@@ -128,7 +123,7 @@ class Gateway:
                 notifications=GrpcNotifications(self._channels.notifications, policy),
                 readiness=GrpcReadiness(self._channels, settings.grpc_deadline_seconds),
             )
-        log.info("gateway ready", extra={"orders": settings.orders_addr, "spec": str(settings.openapi_spec)})
+        log.info("gateway ready", extra={"orders": settings.orders_addr})
 
     async def stop(self) -> None:
         """After the last request: channels closed, database connections released."""
@@ -163,10 +158,10 @@ def bootstrap(
     )
     accounts = Accounts(users, password_hasher or Argon2Hasher(argon2.PasswordHasher()), tokens, clock)
     gateway = Gateway(settings, accounts, engine, _backends=backends)
-    handlers = ApiHandlers(accounts, gateway.backends, settings.retry_after_seconds)
+    operations = RestOperations(accounts, gateway.backends, settings.retry_after_seconds)
     gateway.app = create_app(
-        load_spec(settings.openapi_spec),
-        handlers,
+        load_spec(),
+        operations,
         accounts.authenticate,
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan_of(gateway.start, gateway.stop),

@@ -1,124 +1,80 @@
-"""The REST operations of ``specs/openapi.yaml``, implementing the generated ``Handlers`` Protocol.
-
-Each handler takes the typed arguments the generated route table parsed, asks the accounts use cases or a
-backend service, and returns a typed ``Reply``; errors are raised and rendered once (``adapters.problems``).
-``mypy`` checks every method against its operation's Protocol, so a spec change breaks the build here.
-"""
+"""Use cases of the gateway's accounts: register, log in, authenticate a bearer token, ensure the admin."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
-from uuid import UUID
+from datetime import UTC, datetime
+from uuid import uuid4
 
-from ecommerce.rest import models
-from ecommerce.rest.operations import Reply, TokenInfo
-from gateway.accounts import Accounts
-from gateway.domain import Principal
-from gateway.ports import NotificationsBackend, OrdersBackend, PaymentsBackend, Readiness
+from gateway.domain import (
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    InvalidToken,
+    IssuedToken,
+    Principal,
+    Role,
+    User,
+    normalize_email,
+)
+from gateway.ports import PasswordHasher, TokenCodec, Users
 
-API_BASE_PATH = "/v1"
-PRINCIPAL = "principal"
-"""Key of the verified ``Principal`` in the token info the bearer check hands to connexion."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backends:
-    """The services behind the gateway (connected at start, so handlers reach them through a getter)."""
-
-    orders: OrdersBackend
-    payments: PaymentsBackend
-    notifications: NotificationsBackend
-    readiness: Readiness
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
 
 
-def principal_of(token: TokenInfo) -> Principal:
-    principal = token.get(PRINCIPAL)
-    if not isinstance(principal, Principal):
-        raise TypeError("token info without a verified principal: is the bearer check installed?")
-    return principal
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-class ApiHandlers:
+class Accounts:
+    """Wired by ``bootstrap`` to the user store, the password hasher and the token codec."""
+
     def __init__(
-        self, accounts: Accounts, backends: Callable[[], Backends], retry_after_seconds: int
+        self, users: Users, hasher: PasswordHasher, tokens: TokenCodec, clock: Clock = utc_now
     ) -> None:
-        self._accounts = accounts
-        self._backends = backends
-        self._retry_after = retry_after_seconds
+        self._users = users
+        self._hasher = hasher
+        self._tokens = tokens
+        self._clock = clock
 
-    async def auth_register(self, *, body: models.RegisterRequest) -> Reply[models.User]:
-        user = await self._accounts.register(str(body.email), body.password.get_secret_value())
-        return Reply(
-            201, models.User(id=user.id, email=user.email, role=user.role.value, created_at=user.created_at)
-        )
+    async def register(self, email: str, password: str, role: Role = Role.CUSTOMER) -> User:
+        """A new account; ``EmailAlreadyRegistered`` if the address is taken."""
+        email = normalize_email(email)
+        if await self._users.by_email(email) is not None:  # spares the hashing; the store still decides
+            raise EmailAlreadyRegistered()
+        user = User(uuid4(), email, role, await self._hasher.hash(password), self._clock())
+        await self._users.add(user)
+        log.info("user registered", extra={"user_id": str(user.id), "role": user.role.value})
+        return user
 
-    async def auth_login(self, *, body: models.LoginRequest) -> Reply[models.Token]:
-        token = await self._accounts.login(str(body.email), body.password.get_secret_value())
-        return Reply(
-            200,
-            models.Token(access_token=token.access_token, token_type="Bearer", expires_in=token.expires_in),
-        )
+    async def login(self, email: str, password: str) -> IssuedToken:
+        """A token for the account; ``InvalidCredentials`` alike for an unknown email or a wrong password."""
+        user = await self._users.by_email(normalize_email(email))
+        if not await self._hasher.verify(user.password_hash if user else None, password) or user is None:
+            raise InvalidCredentials()
+        if self._hasher.needs_rehash(user.password_hash):
+            await self._users.set_password_hash(user.id, await self._hasher.hash(password))
+        return self._tokens.issue(user)
 
-    async def health_live(self) -> Reply[models.Health]:
-        return Reply(200, models.Health(status="ok"))
+    async def authenticate(self, token: str) -> Principal:
+        """The caller a bearer token stands for; ``InvalidToken`` when it is not valid or its user is gone."""
+        claims = self._tokens.verify(token)
+        user = await self._users.by_id(claims.user_id)
+        if user is None:
+            raise InvalidToken("The token's user does not exist.")
+        # The account, not the token, is authoritative for the role: a demotion takes effect at once.
+        return Principal(user.id, user.role, user.email)
 
-    async def health_ready(self) -> Reply[models.Readiness]:
-        checks = await self._backends().readiness.check()
-        ready = all(status == "SERVING" for status in checks.model_dump().values())
-        if ready:
-            return Reply(200, models.Readiness(status="ready", checks=checks))
-        return Reply(
-            503,
-            models.Readiness(status="not_ready", checks=checks),
-            {"Retry-After": str(self._retry_after)},
-        )
-
-    async def products_list(self, *, page_size: int, page_token: str | None) -> Reply[models.ProductPage]:
-        return Reply(
-            200, await self._backends().orders.list_products(page_size=page_size, page_token=page_token)
-        )
-
-    async def products_get(self, *, sku: str) -> Reply[models.Product]:
-        return Reply(200, await self._backends().orders.get_product(sku))
-
-    async def orders_create(
-        self, *, token: TokenInfo, body: models.CreateOrderRequest, idempotency_key: str
-    ) -> Reply[models.Order]:
-        placed = await self._backends().orders.create(principal_of(token), body, idempotency_key)
-        headers = {
-            "Location": f"{API_BASE_PATH}/orders/{placed.order.id}",
-            "Idempotent-Replayed": "true" if placed.replayed else "false",
-        }
-        return Reply(201, placed.order, headers)
-
-    async def orders_list(
-        self,
-        *,
-        token: TokenInfo,
-        page_size: int,
-        page_token: str | None,
-        status: Literal["PENDING", "PAID", "CANCELLED"] | None,
-    ) -> Reply[models.OrderPage]:
-        page = await self._backends().orders.list(
-            principal_of(token), page_size=page_size, page_token=page_token, status=status
-        )
-        return Reply(200, page)
-
-    async def orders_get(self, *, token: TokenInfo, order_id: UUID) -> Reply[models.Order]:
-        return Reply(200, await self._backends().orders.get(principal_of(token), order_id))
-
-    async def orders_cancel(self, *, token: TokenInfo, order_id: UUID) -> Reply[models.Order]:
-        return Reply(200, await self._backends().orders.cancel(principal_of(token), order_id))
-
-    async def orders_payment(self, *, token: TokenInfo, order_id: UUID) -> Reply[models.Payment]:
-        return Reply(200, await self._backends().payments.get(principal_of(token), order_id))
-
-    async def notifications_list(
-        self, *, token: TokenInfo, page_size: int, page_token: str | None, order_id: UUID | None
-    ) -> Reply[models.NotificationPage]:
-        page = await self._backends().notifications.list(
-            principal_of(token), page_size=page_size, page_token=page_token, order_id=order_id
-        )
-        return Reply(200, page)
+    async def ensure_admin(self, email: str, password: str) -> None:
+        """Creates the configured administrator, or makes the existing account with that email one."""
+        user = await self._users.by_email(normalize_email(email))
+        if user is None:
+            try:
+                await self.register(email, password, Role.ADMIN)
+                return
+            except EmailAlreadyRegistered:  # another replica created it meanwhile
+                user = await self._users.by_email(normalize_email(email))
+        if user is not None and user.role is not Role.ADMIN:
+            await self._users.set_role(user.id, Role.ADMIN)
+            log.warning("existing account promoted to admin", extra={"user_id": str(user.id)})

@@ -102,3 +102,13 @@ class Readiness(Protocol):
     async def check(self) -> models.ReadinessChecks:
         """The health of every backend service, asked now."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """The services behind the gateway (connected at start, so operations reach them through a getter)."""
+
+    orders: OrdersBackend
+    payments: PaymentsBackend
+    notifications: NotificationsBackend
+    readiness: Readiness

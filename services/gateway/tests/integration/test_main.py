@@ -51,10 +51,6 @@ def _run(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedPro
         ),
         ({"GATEWAY_ORDERS_ADDR": "orders"}, "GATEWAY_ORDERS_ADDR: String should match pattern"),
         (
-            {"GATEWAY_OPENAPI_SPEC": "/no/such/openapi.yaml"},
-            "GATEWAY_OPENAPI_SPEC: Value error, /no/such/openapi.yaml",
-        ),
-        (
             {"GATEWAY_ADMIN_EMAIL": "root@example.com"},
             "set both GATEWAY_ADMIN_EMAIL and GATEWAY_ADMIN_PASSWORD",
         ),

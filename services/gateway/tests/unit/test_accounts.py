@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from gateway_fakes import NOW, SECRET, FakeHasher, FakeUsers
 
-from gateway.accounts import Accounts, utc_now
 from gateway.adapters.jwt_tokens import JwtTokens
 from gateway.domain import EmailAlreadyRegistered, InvalidCredentials, InvalidToken, Role
+from gateway.handlers import Accounts, utc_now
 
 PASSWORD = "correct horse battery staple"
 

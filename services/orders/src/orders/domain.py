@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-MAX_LINES = 50
-MAX_QUANTITY = 100
-SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+# Plain constants, not generated types: the order's limits are the API's, stated once in the spec.
+from ecommerce.rest.constraints import (
+    CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS,
+    ORDER_LINE_INPUT_QUANTITY_MAXIMUM,
+    ORDER_LINE_INPUT_QUANTITY_MINIMUM,
+    ORDER_LINE_INPUT_SKU_PATTERN,
+)
+
+MAX_LINES = CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS
+MIN_QUANTITY = ORDER_LINE_INPUT_QUANTITY_MINIMUM
+MAX_QUANTITY = ORDER_LINE_INPUT_QUANTITY_MAXIMUM
+SKU = re.compile(ORDER_LINE_INPUT_SKU_PATTERN)
 
 
 class DomainError(Exception):
@@ -135,11 +144,11 @@ def validate_lines(lines: list[LineRequest]) -> None:
         raise InvalidOrder(f"an order has at most {MAX_LINES} items, got {len(lines)}")
     seen: set[str] = set()
     for i, line in enumerate(lines):
-        if not SKU.match(line.sku):
+        if not SKU.fullmatch(line.sku):
             raise InvalidOrder(f"items[{i}].sku {line.sku!r} is not a valid SKU")
-        if not 1 <= line.quantity <= MAX_QUANTITY:
+        if not MIN_QUANTITY <= line.quantity <= MAX_QUANTITY:
             raise InvalidOrder(
-                f"items[{i}].quantity must be between 1 and {MAX_QUANTITY}, got {line.quantity}"
+                f"items[{i}].quantity must be between {MIN_QUANTITY} and {MAX_QUANTITY}, got {line.quantity}"
             )
         if line.sku in seen:
             raise InvalidOrder(f"items[{i}].sku {line.sku} appears twice; put the quantity on one line")

@@ -11,7 +11,7 @@ them, built only from connexion's public pieces: ``get_auth_header_value`` (read
 ``NO_VALUE`` (no bearer credentials here: connexion answers 401 "No authorization token provided").
 
 The check returns the token info connexion passes to secured operations: the verified ``Principal``
-(``handlers.PRINCIPAL``) with ``sub`` and ``role``. A token that is not valid raises ``InvalidToken``,
+(``rest_operations.PRINCIPAL``) with ``sub`` and ``role``. A token that is not valid raises ``InvalidToken``,
 answered 401 with ``WWW-Authenticate: Bearer ... error="invalid_token"`` (``problems``).
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 
 from connexion.security import NO_VALUE, BearerSecurityHandler  # type: ignore[import-untyped]
 
+from gateway.adapters.rest_operations import PRINCIPAL
 from gateway.domain import Principal
-from gateway.handlers import PRINCIPAL
 
 Authenticate = Callable[[str], Awaitable[Principal]]
 

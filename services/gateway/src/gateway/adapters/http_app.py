@@ -1,5 +1,7 @@
 """The connexion 3 ``AsyncApp`` serving ``specs/openapi.yaml``: the gateway's HTTP face.
 
+- the spec is the copy packaged with the generated routes (``ecommerce/rest/openapi.yaml``), so the
+  document served is the one the routes were generated from, wherever the gateway is installed;
 - operationIds resolve through the generated, typed route table (decision 3), never through import paths;
 - ``strict_validation`` (unknown query parameters are a 400) and ``validate_responses`` are on;
 - bearer tokens are checked by ``bearer.bearer_handler`` (``security_map``), requests by
@@ -14,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -27,7 +30,7 @@ from connexion.resolver import Resolver  # type: ignore[import-untyped]
 from connexion.validators import VALIDATOR_MAP  # type: ignore[import-untyped]
 from starlette.exceptions import HTTPException
 
-from ecommerce.rest.operations import Handlers
+from ecommerce.rest.operations import Operations
 from ecommerce.rest.routes import OPERATION_IDS, route_table
 from gateway.adapters.bearer import Authenticate, bearer_handler
 from gateway.adapters.http_middleware import BodyLimit, RequestContext, RequestIdHeader
@@ -35,14 +38,16 @@ from gateway.adapters.problems import render_error
 from gateway.adapters.validators import NamedParameterValidator, StrictJsonBodyValidator
 
 Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[None]]
+PACKAGED_SPEC = resources.files("ecommerce.rest") / "openapi.yaml"
 
 
 class SpecMismatch(Exception):
     """The spec served is not the one the routes were generated from."""
 
 
-def load_spec(path: Path) -> dict[str, Any]:
-    """The OpenAPI document at ``path``, checked to have exactly the generated route table's operations."""
+def load_spec(path: Traversable = PACKAGED_SPEC) -> dict[str, Any]:
+    """The OpenAPI document at ``path`` (the packaged one by default), checked to have exactly the
+    generated route table's operations."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: several times faster
     spec: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     found = sorted(
@@ -54,7 +59,7 @@ def load_spec(path: Path) -> dict[str, Any]:
     if found != sorted(OPERATION_IDS):
         raise SpecMismatch(
             f"{path} declares operations {found}, the generated routes {sorted(OPERATION_IDS)}:"
-            " regenerate (make generate) or point GATEWAY_OPENAPI_SPEC at the spec of this build"
+            " regenerate (make generate)"
         )
     return spec
 
@@ -66,14 +71,14 @@ def _request_headers() -> Mapping[str, str]:
 
 def create_app(
     spec: Mapping[str, Any],
-    handlers: Handlers,
+    operations: Operations,
     authenticate: Authenticate,
     *,
     max_body_bytes: int,
     lifespan: Lifespan | None = None,
 ) -> Any:
-    """The ASGI app: ``handlers`` behind the spec, ``authenticate`` for bearer tokens."""
-    table = route_table(handlers, _request_headers)
+    """The ASGI app: ``operations`` behind the spec, ``authenticate`` for bearer tokens."""
+    table = route_table(operations, _request_headers)
     app = AsyncApp(
         __name__,
         lifespan=lifespan,

@@ -3,7 +3,7 @@
 ``RequestContext`` wraps the whole app (outside connexion's error handling, so connexion's own error
 answers get it too): it adopts or creates the request id and the trace context, puts ``X-Request-ID`` on
 every response and writes one access log line per request. ``RequestIdHeader`` does the header part again
-just outside the handlers, so response validation, which requires the header, sees it.
+just outside the operations, so response validation, which requires the header, sees it.
 
 ``BodyLimit`` refuses a body over the limit with 413 (a declared ``Content-Length`` at once, a streamed body
 as soon as it crosses the limit) by raising the problem into connexion's error handling.

@@ -14,12 +14,12 @@ from uuid import UUID, uuid4
 
 import jwt
 
+from ecommerce.rest.constraints import TOKEN_ACCESS_TOKEN_MAX_LENGTH
 from gateway.domain import InvalidToken, IssuedToken, Role, User
 from gateway.ports import TokenClaims
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
-MAX_TOKEN_LENGTH = 4096  # the spec's limit on Token.access_token
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "nbf", "sub", "jti"]
 
 _REASONS: list[tuple[type[jwt.PyJWTError], str]] = [
@@ -68,8 +68,10 @@ class JwtTokens:
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), self._ttl)
 
     def verify(self, token: str) -> TokenClaims:
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidToken("The token is too long.")
+        if len(token) > TOKEN_ACCESS_TOKEN_MAX_LENGTH:
+            raise InvalidToken(
+                f"The token is too long (more than {TOKEN_ACCESS_TOKEN_MAX_LENGTH} characters)."
+            )
         try:
             claims = jwt.decode(
                 token,

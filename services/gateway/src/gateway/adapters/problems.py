@@ -27,6 +27,7 @@ from connexion.exceptions import ProblemException  # type: ignore[import-untyped
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse  # type: ignore[import-untyped]
 from starlette.exceptions import HTTPException
 
+from ecommerce.rest import constraints as api
 from ecommerce.rest.operations import InvalidParameter
 from gateway.adapters.request_context import current_request_id
 from gateway.domain import AccountError, EmailAlreadyRegistered, InvalidCredentials, InvalidToken
@@ -34,8 +35,6 @@ from gateway.domain import AccountError, EmailAlreadyRegistered, InvalidCredenti
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-MAX_DETAIL = 4000
-MAX_ERRORS = 100
 CHALLENGE = 'Bearer realm="ecommerce"'
 INVALID_TOKEN_CHALLENGE = 'Bearer realm="ecommerce", error="invalid_token"'
 _ACCOUNT_STATUS: dict[type[AccountError], int] = {
@@ -81,7 +80,7 @@ def problem_body(
         "type": "about:blank",
         "title": title,
         "status": status,
-        "detail": _truncate(detail or title, MAX_DETAIL),
+        "detail": _truncate(detail or title, api.PROBLEM_DETAIL_MAX_LENGTH),
         "instance": quote(path[:600], safe="/"),
     }
     request_id = current_request_id()
@@ -89,8 +88,11 @@ def problem_body(
         body["request_id"] = request_id
     if errors:
         body["errors"] = [
-            {"field": _truncate(e.field, 256), "message": _truncate(e.message, 1000)}
-            for e in errors[:MAX_ERRORS]
+            {
+                "field": _truncate(e.field, api.FIELD_ERROR_FIELD_MAX_LENGTH),
+                "message": _truncate(e.message, api.FIELD_ERROR_MESSAGE_MAX_LENGTH),
+            }
+            for e in errors[: api.PROBLEM_ERRORS_MAX_ITEMS]
         ]
     return body
 

@@ -10,15 +10,17 @@ import re
 import uuid
 from contextvars import ContextVar
 
+from ecommerce.rest.constraints import HEADER_X_REQUEST_ID_PATTERN
+
 REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # components.headers.XRequestId in the spec
+REQUEST_ID = re.compile(HEADER_X_REQUEST_ID_PATTERN)
 
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def adopt_request_id(supplied: str | None) -> str:
     """The id for this request: ``supplied`` when it is a valid one, else a new one."""
-    return supplied if supplied is not None and REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    return supplied if supplied is not None and REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
 
 
 def set_request_id(value: str) -> object:

@@ -8,19 +8,21 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ecommerce.rest import constraints as api
 from orders.adapters import tables
-from orders.domain import SKU
 
 
 class SeedProduct(BaseModel):
+    """A product as the catalog file lists it: held to the limits of ``Product`` in the API."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sku: str = Field(pattern=SKU.pattern)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(max_length=2000)
-    unit_price_minor: int = Field(ge=0, le=100_000_000_000)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    stock: int = Field(ge=0, le=1_000_000)
+    sku: str = Field(pattern=api.PRODUCT_SKU_PATTERN)
+    name: str = Field(min_length=api.PRODUCT_NAME_MIN_LENGTH, max_length=api.PRODUCT_NAME_MAX_LENGTH)
+    description: str = Field(max_length=api.PRODUCT_DESCRIPTION_MAX_LENGTH)
+    unit_price_minor: int = Field(ge=api.MONEY_AMOUNT_MINOR_MINIMUM, le=api.MONEY_AMOUNT_MINOR_MAXIMUM)
+    currency: str = Field(pattern=api.MONEY_CURRENCY_PATTERN)
+    stock: int = Field(ge=api.PRODUCT_STOCK_AVAILABLE_MINIMUM, le=api.PRODUCT_STOCK_AVAILABLE_MAXIMUM)
 
 
 def load_catalog(path: Path) -> list[SeedProduct]:

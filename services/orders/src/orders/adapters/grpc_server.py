@@ -16,6 +16,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecommerce.common.v1 import common_pb2
 from ecommerce.orders.v1 import orders_pb2, orders_pb2_grpc
+from ecommerce.rest.constraints import (
+    CREATE_ORDER_REQUEST_PAYMENT_TOKEN_PATTERN,
+    HEADER_IDEMPOTENCY_KEY_PATTERN,
+    USER_EMAIL_MAX_LENGTH,
+)
 from ecommerce_runtime.callers import caller_of, uuid_field
 from ecommerce_runtime.grpc_errors import InvalidArgument, StatusMapper
 from ecommerce_runtime.tracing import set_traceparent
@@ -45,9 +50,12 @@ STATUS = StatusMapper(
         IdempotencyKeyReused: grpc.StatusCode.ALREADY_EXISTS,
     }
 )
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-PAYMENT_TOKEN = re.compile(r"^[a-z0-9_]{3,64}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
+# The gateway checked these against the spec already; the same patterns guard the service's own edge.
+IDEMPOTENCY_KEY = re.compile(HEADER_IDEMPOTENCY_KEY_PATTERN)
+PAYMENT_TOKEN = re.compile(CREATE_ORDER_REQUEST_PAYMENT_TOKEN_PATTERN)
+# `format: email` in the spec: a local part of at most 64 characters (RFC 5321) @ a domain; the
+# lookahead holds the whole address to the spec's maxLength.
+EMAIL = re.compile(rf"^(?=.{{3,{USER_EMAIL_MAX_LENGTH}}}$)[^@\s]{{1,64}}@[^@\s]+$")
 STATUS_TO_PB = {
     OrderStatus.PENDING: orders_pb2.ORDER_STATUS_PENDING,
     OrderStatus.PAID: orders_pb2.ORDER_STATUS_PAID,
@@ -62,8 +70,9 @@ REASON_TO_PB = {
 Context: TypeAlias = grpc.aio.ServicerContext  # the generated stubs parameterize it per method
 
 
-def _matching(name: str, value: str, pattern: re.Pattern[str], expected: str) -> str:
-    if not pattern.match(value):
+def _matching(name: str, value: str, pattern: re.Pattern[str], expected: str | None = None) -> str:
+    if not pattern.fullmatch(value):
+        expected = expected or f"a string matching {pattern.pattern}"
         raise InvalidArgument(f"{name} must be {expected}, got {value[:64]!r}")
     return value
 
@@ -133,16 +142,14 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         _adopt_trace(context)
         command = PlaceOrder(
             caller=caller_of(request.caller),
-            idempotency_key=_matching(
-                "idempotency_key",
-                request.idempotency_key,
-                IDEMPOTENCY_KEY,
-                "8-128 characters of [A-Za-z0-9._:-]",
+            idempotency_key=_matching("idempotency_key", request.idempotency_key, IDEMPOTENCY_KEY),
+            customer_email=_matching(
+                "customer_email",
+                request.customer_email,
+                EMAIL,
+                f"an email address of at most {USER_EMAIL_MAX_LENGTH} characters",
             ),
-            customer_email=_matching("customer_email", request.customer_email, EMAIL, "an email address"),
-            payment_token=_matching(
-                "payment_token", request.payment_token, PAYMENT_TOKEN, "3-64 characters of [a-z0-9_]"
-            ),
+            payment_token=_matching("payment_token", request.payment_token, PAYMENT_TOKEN),
             lines=[LineRequest(item.sku, item.quantity) for item in request.items],
         )
         placed = await self._handlers.place_order(command)
