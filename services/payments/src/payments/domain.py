@@ -1,20 +1,8 @@
 """The payment domain: one payment per order and its state machine. Pure: no I/O, no generated types.
 
-A payment is recorded PENDING before the first charge attempt and ends in one of four resting states:
-
-    PENDING -> SUCCEEDED [-> REFUNDED]      charged (then refunded because the order was cancelled)
-    PENDING -> FAILED                       declined, or the provider stayed unavailable; never charged
-    PENDING -> CANCELLED                    the order was cancelled before any charge; never charged
-    (none)  -> CANCELLED                    order.cancelled came first: a tombstone, nothing is charged later
-
-The rule the state machine keeps, whatever the interleaving of charge, cancellation and crashes: a charge the
-provider reports is either announced (``payment.succeeded``) for an order that is still live, or refunded.
-A successful charge that reaches a payment already CANCELLED or FAILED (a late answer from an attempt in
-flight) therefore makes it SUCCEEDED with a refund owed, never leaves it untouched.
-
-``charge_in_flight`` says an attempt was started and its outcome is not recorded yet (it may have charged).
-A cancellation arriving then cannot mark the payment CANCELLED, because "never charged" would be unproven;
-it records ``order_cancelled`` and whoever learns the outcome settles it (refund or CANCELLED).
+PENDING ends SUCCEEDED (then maybe REFUNDED), FAILED or CANCELLED; a cancellation that comes first leaves a
+CANCELLED tombstone. A charge the provider reports is always either announced for a live order or refunded.
+The states and why ``charge_in_flight`` exists: ``docs/decisions/0009-payments-never-charge-twice.md``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """Use cases of the Payment Service: charge an order once, refund it when cancelled, answer queries.
 
-A charge cannot share a transaction with the provider call, so it is a short saga of its own, each step
-committed before the next (the provider's idempotency key is the payment id):
-
-1. record the payment PENDING (order id unique: one payment per order, whoever comes first);
-2. per attempt: under the row lock, re-check the status and count the attempt (``charge_in_flight``), commit;
-   call the provider; under the row lock again, record the outcome (and its outbox event), commit;
-3. a charge that meets a cancelled order is refunded at once (refund key ``refund-<payment id>``).
-
-The triggering event goes into the inbox only in the transaction that finds the payment at rest, so a crash
-anywhere before that leaves the message unacked and its redelivery resumes where the database says: a
-PENDING payment asks the provider again with the same key, which answers with the original result instead
-of charging twice. Transient provider failures are retried here, with capped exponential backoff; broker
-redelivery is left for what this process cannot fix by waiting a little (the database being unreachable).
+A charge cannot share a transaction with the provider call, so it is a short saga of its own: record the
+payment PENDING; per attempt, count it under the row lock and commit, call the provider (the payment id is
+its idempotency key), record the outcome with its outbox event; refund a charge that meets a cancelled
+order. The steps, the crash cases and the inbox rule: ``docs/decisions/0009-payments-never-charge-twice.md``.
 """
 
 from __future__ import annotations
