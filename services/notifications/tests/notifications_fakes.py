@@ -16,8 +16,9 @@ from ecommerce.events import models
 from ecommerce.events.channels import Event, channel_of
 from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.messages import IncomingEvent
+from ecommerce_runtime.pagination import Cursor
 from notifications.domain import DeliveryStatus, Notification
-from notifications.ports import DeliveryError, MailServerUnavailable, NotificationCursor
+from notifications.ports import DeliveryError, MailServerUnavailable
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -62,13 +63,13 @@ class FakeNotifications:
         return True
 
     async def newest_first(
-        self, *, user_id: UUID | None, order_id: UUID | None, after: NotificationCursor | None, limit: int
+        self, *, user_id: UUID | None, order_id: UUID | None, after: Cursor | None, limit: int
     ) -> list[Notification]:
         found = sorted(self.store.notifications.values(), key=lambda n: (n.created_at, n.id), reverse=True)
         found = [n for n in found if user_id is None or n.user_id == user_id]
         found = [n for n in found if order_id is None or n.order_id == order_id]
         if after is not None:
-            found = [n for n in found if (n.created_at, n.id) < (after.created_at, after.notification_id)]
+            found = [n for n in found if (n.created_at, n.id) < (after.created_at, after.id)]
         return found[:limit]
 
 

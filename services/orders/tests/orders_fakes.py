@@ -11,8 +11,9 @@ from typing import Self
 from uuid import UUID
 
 from ecommerce_runtime.inbox import EventRef
+from ecommerce_runtime.pagination import Cursor
 from orders.domain import Money, Order, OrderEvent, OrderStatus, Product
-from orders.ports import DuplicateKey, IdempotencyRecord, OrderCursor
+from orders.ports import DuplicateKey, IdempotencyRecord
 
 
 @dataclass
@@ -89,13 +90,13 @@ class FakeOrders:
         self.touched.append(order)
 
     async def newest_first(
-        self, *, user_id: UUID | None, status: OrderStatus | None, after: OrderCursor | None, limit: int
+        self, *, user_id: UUID | None, status: OrderStatus | None, after: Cursor | None, limit: int
     ) -> list[Order]:
         orders = sorted(self.store.orders.values(), key=lambda o: (o.created_at, o.id), reverse=True)
         orders = [o for o in orders if user_id is None or o.user_id == user_id]
         orders = [o for o in orders if status is None or o.status is status]
         if after is not None:
-            orders = [o for o in orders if (o.created_at, o.id) < (after.created_at, after.order_id)]
+            orders = [o for o in orders if (o.created_at, o.id) < (after.created_at, after.id)]
         return orders[:limit]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from ecommerce_runtime.migrations import upgrade_to_head
 from gateway.adapters.backends import Channels, GrpcNotifications, GrpcOrders, GrpcPayments, GrpcReadiness
 from gateway.adapters.grpc_calls import CallPolicy
 from gateway.adapters.http_app import create_app, lifespan_of, load_spec
+from gateway.adapters.http_server import serve_http
 from gateway.adapters.jwt_tokens import MIN_SECRET_BYTES, JwtTokens
 from gateway.adapters.passwords import Argon2Hasher
 from gateway.adapters.problems import ApiProblem
@@ -124,6 +126,13 @@ class Gateway:
                 readiness=GrpcReadiness(self._channels, settings.grpc_deadline_seconds),
             )
         log.info("gateway ready", extra={"orders": settings.orders_addr})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serves HTTP on ``http_bind`` until ``stop`` is set (the app's lifespan calls ``start`` before the
+        first request and ``stop`` after the last)."""
+        await serve_http(
+            self.app, self.settings.http_bind, stop, grace_seconds=self.settings.shutdown_grace_seconds
+        )
 
     async def stop(self) -> None:
         """After the last request: channels closed, database connections released."""

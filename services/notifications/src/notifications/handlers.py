@@ -16,19 +16,17 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.inbox import EventRef
-from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
+from ecommerce_runtime.pagination import Cursor, Page, page_of, page_size
 from notifications.domain import Notice, Notification, RetryPolicy
 from notifications.ports import (
     DeliveryError,
     Mailer,
     MailServerUnavailable,
     MessageRejected,
-    NotificationCursor,
     Renderer,
     UnitOfWorkFactory,
 )
@@ -39,15 +37,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_page_token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,23 +206,11 @@ class NotificationHandlers:
         """The caller's notifications (every customer's for an admin), newest first."""
         limit = page_size(size)
         scope = f"notifications:{caller.user_id}:{'admin' if caller.is_admin else ''}:{order_id or ''}"
-        position = decode_token(token, scope)
-        after = None
-        if position is not None:
-            try:
-                after = NotificationCursor(datetime.fromisoformat(position["t"]), UUID(position["i"]))
-            except (KeyError, TypeError, ValueError):
-                raise InvalidPageRequest("page_token is not a token this service issued") from None
         async with self._uow() as uow:
             found = await uow.notifications.newest_first(
                 user_id=None if caller.is_admin else caller.user_id,
                 order_id=order_id,
-                after=after,
+                after=Cursor.from_token(token, scope),
                 limit=limit + 1,
             )
-        next_token = ""
-        if len(found) > limit:
-            found = found[:limit]
-            last = found[-1]
-            next_token = encode_token({"t": last.created_at.isoformat(), "i": str(last.id)}, scope)
-        return Page(found, next_token)
+        return page_of(found, limit, scope, lambda n: Cursor(n.created_at, n.id).position())

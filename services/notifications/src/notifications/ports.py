@@ -5,21 +5,13 @@ in-memory fakes."""
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from ecommerce_runtime import unit_of_work
+from ecommerce_runtime.pagination import Cursor
 from notifications.domain import Notice, Notification, RenderedMessage
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationCursor:
-    """Where a newest-first listing resumes: after this (created_at, id)."""
-
-    created_at: datetime
-    notification_id: UUID
 
 
 class NotificationRepository(Protocol):
@@ -42,7 +34,7 @@ class NotificationRepository(Protocol):
         ...
 
     async def newest_first(
-        self, *, user_id: UUID | None, order_id: UUID | None, after: NotificationCursor | None, limit: int
+        self, *, user_id: UUID | None, order_id: UUID | None, after: Cursor | None, limit: int
     ) -> list[Notification]:
         """Newest first; every user's when ``user_id`` is None; one order's when ``order_id`` is set."""
         ...

@@ -12,12 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
 from ecommerce_runtime.inbox import EventRef
-from ecommerce_runtime.pagination import InvalidPageRequest, decode_token, encode_token, page_size
+from ecommerce_runtime.pagination import Cursor, Page, decode_token, page_of, page_size
 from orders.domain import (
     CancellationReason,
     IdempotencyKeyReused,
@@ -31,7 +30,7 @@ from orders.domain import (
     UnknownProduct,
     validate_lines,
 )
-from orders.ports import DuplicateKey, IdempotencyRecord, OrderCursor, UnitOfWork, UnitOfWorkFactory
+from orders.ports import DuplicateKey, IdempotencyRecord, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -63,15 +62,6 @@ class PlaceOrder:
 class Placed:
     order: Order
     replayed: bool
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_page_token: str
 
 
 class OrderHandlers:
@@ -150,26 +140,14 @@ class OrderHandlers:
         """The caller's orders (every order for an admin), newest first."""
         limit = page_size(size)
         scope = f"orders:{caller.user_id}:{status or ''}"
-        position = decode_token(token, scope)
-        after = None
-        if position is not None:
-            try:
-                after = OrderCursor(datetime.fromisoformat(position["t"]), UUID(position["i"]))
-            except (KeyError, TypeError, ValueError):
-                raise InvalidPageRequest("page_token is not a token this service issued") from None
         async with self._uow() as uow:
             orders = await uow.orders.newest_first(
                 user_id=None if caller.is_admin else caller.user_id,
                 status=status,
-                after=after,
+                after=Cursor.from_token(token, scope),
                 limit=limit + 1,
             )
-        next_token = ""
-        if len(orders) > limit:
-            orders = orders[:limit]
-            last = orders[-1]
-            next_token = encode_token({"t": last.created_at.isoformat(), "i": str(last.id)}, scope)
-        return Page(orders, next_token)
+        return page_of(orders, limit, scope, lambda order: Cursor(order.created_at, order.id).position())
 
     async def cancel_order(self, caller: Caller, order_id: UUID) -> Order:
         """Cancels on the customer's request and releases the stock; a taken payment gets refunded."""
@@ -231,11 +209,7 @@ class OrderHandlers:
         after = str(position["sku"]) if position and "sku" in position else None
         async with self._uow() as uow:
             products = await uow.catalog.by_sku(after_sku=after, limit=limit + 1)
-        next_token = ""
-        if len(products) > limit:
-            products = products[:limit]
-            next_token = encode_token({"sku": products[-1].sku}, "products")
-        return Page(products, next_token)
+        return page_of(products, limit, "products", lambda product: {"sku": product.sku})
 
     async def get_product(self, sku: str) -> Product:
         async with self._uow() as uow:

@@ -9,19 +9,12 @@ from typing import Protocol
 from uuid import UUID
 
 from ecommerce_runtime import unit_of_work
+from ecommerce_runtime.pagination import Cursor
 from orders.domain import Order, OrderStatus, Product
 
 
 class DuplicateKey(Exception):
     """A commit hit a uniqueness rule (here: the same idempotency key written twice concurrently)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OrderCursor:
-    """Where a newest-first listing resumes: after this (created_at, id)."""
-
-    created_at: datetime
-    order_id: UUID
 
 
 class OrderRepository(Protocol):
@@ -34,7 +27,7 @@ class OrderRepository(Protocol):
     async def save(self, order: Order) -> None: ...
 
     async def newest_first(
-        self, *, user_id: UUID | None, status: OrderStatus | None, after: OrderCursor | None, limit: int
+        self, *, user_id: UUID | None, status: OrderStatus | None, after: Cursor | None, limit: int
     ) -> list[Order]:
         """Newest first; all users' orders when ``user_id`` is None."""
         ...

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecommerce_runtime.config import ConfigError, ServiceSettings, load_settings
 from ecommerce_runtime.lifecycle import stop_on_signals
@@ -25,13 +24,14 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 class Service(Protocol):
     """What ``bootstrap`` of each service returns (``runner.ServiceRunner`` for the gRPC services)."""
 
-    @property
-    def engine(self) -> AsyncEngine: ...
-
     async def prepare_database(self) -> None: ...
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serves until ``stop`` is set, then stops gracefully."""
+        ...
+
+    async def stop(self) -> None:
+        """Releases what the service holds (after ``run``, or after ``prepare_database`` alone)."""
         ...
 
 
@@ -43,7 +43,7 @@ async def _migrate(service: Service) -> None:
     try:
         await service.prepare_database()
     finally:
-        await service.engine.dispose()
+        await service.stop()
 
 
 def run_service(
@@ -54,11 +54,12 @@ def run_service(
     argv: Sequence[str] | None = None,
     *,
     startup_errors: tuple[type[Exception], ...] = (),
+    log_filters: Sequence[logging.Filter] = (),
 ) -> int:
-    """The ``main`` of service ``name`` ("orders"); ``title`` ("order service") names it in the logs.
+    """The ``main`` of service ``name`` ("orders"); ``title`` ("order service") describes it in ``--help``.
 
-    ``startup_errors`` are configuration problems found only while starting (a broken template, say):
-    reported like a bad setting, exit status 2.
+    ``startup_errors`` are configuration problems found only while starting (a broken template, a port
+    in use): reported like a bad setting, exit status 2. ``log_filters`` enrich every log record.
     """
     parser = argparse.ArgumentParser(prog=f"python -m {name}", description=f"Run the {title}.")
     parser.add_argument(
@@ -75,6 +76,9 @@ def run_service(
         print(f"{name}: {error}", file=sys.stderr)
         return 2
     configure_logging(name, settings.log_level)
+    for handler in logging.getLogger().handlers:
+        for log_filter in log_filters:
+            handler.addFilter(log_filter)
     try:
         service = bootstrap(settings)
         asyncio.run(_serve(service) if args.command == "serve" else _migrate(service))

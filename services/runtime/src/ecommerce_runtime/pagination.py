@@ -1,4 +1,5 @@
-"""Opaque cursor page tokens: what a list query needs to resume after the last item it returned.
+"""Pages of a listing, and opaque cursor page tokens: what a list query needs to resume after the last item
+it returned.
 
 A token is URL-safe base64 of a small JSON object; it also records the filter it was issued for, so a
 token replayed with another filter is refused instead of silently returning the wrong page.
@@ -9,7 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -51,3 +58,42 @@ def decode_token(token: str, scope: str) -> dict[str, Any] | None:
         raise InvalidPageRequest("page_token was issued for a different filter")
     position: dict[str, Any] = decoded["p"]
     return position
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing and the token of the next (empty on the last page)."""
+
+    items: list[T]
+    next_page_token: str
+
+
+def page_of(found: list[T], limit: int, scope: str, position: Callable[[T], dict[str, Any]]) -> Page[T]:
+    """The page among ``found``, which was fetched with ``limit + 1`` rows: one more than fits says that
+    a next page exists, and its token resumes after the last item shown (``position`` of it)."""
+    if len(found) <= limit:
+        return Page(found, "")
+    items = found[:limit]
+    return Page(items, encode_token(position(items[-1]), scope))
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a newest-first listing resumes: after this (created_at, id)."""
+
+    created_at: datetime
+    id: UUID
+
+    def position(self) -> dict[str, Any]:
+        return {"t": self.created_at.isoformat(), "i": str(self.id)}
+
+    @classmethod
+    def from_token(cls, token: str, scope: str) -> Cursor | None:
+        """The cursor in ``token`` (None for the first page); ``InvalidPageRequest`` if it holds none."""
+        position = decode_token(token, scope)
+        if position is None:
+            return None
+        try:
+            return cls(datetime.fromisoformat(position["t"]), UUID(position["i"]))
+        except (KeyError, TypeError, ValueError):
+            raise InvalidPageRequest("page_token is not a token this service issued") from None

@@ -10,9 +10,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecommerce_runtime import unit_of_work
+from ecommerce_runtime.pagination import Cursor
 from notifications.adapters import tables
 from notifications.domain import Channel, DeliveryStatus, Notification, TemplateKind
-from notifications.ports import NotificationCursor
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -106,7 +106,7 @@ class SqlNotifications:
         return bool(result.rowcount == 1)
 
     async def newest_first(
-        self, *, user_id: UUID | None, order_id: UUID | None, after: NotificationCursor | None, limit: int
+        self, *, user_id: UUID | None, order_id: UUID | None, after: Cursor | None, limit: int
     ) -> list[Notification]:
         n = tables.notifications
         query = select(n).order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit)
@@ -118,7 +118,7 @@ class SqlNotifications:
             query = query.where(
                 or_(
                     n.c.created_at < after.created_at,
-                    and_(n.c.created_at == after.created_at, n.c.id < after.notification_id),
+                    and_(n.c.created_at == after.created_at, n.c.id < after.id),
                 )
             )
         return [_notification(row) for row in (await self._conn.execute(query)).mappings()]

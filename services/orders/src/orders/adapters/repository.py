@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecommerce_runtime import unit_of_work
+from ecommerce_runtime.pagination import Cursor
 from orders.adapters import tables
 from orders.adapters.events import to_message
 from orders.domain import CancellationReason, Money, Order, OrderEvent, OrderLine, OrderStatus, Product
-from orders.ports import DuplicateKey, IdempotencyRecord, OrderCursor
+from orders.ports import DuplicateKey, IdempotencyRecord
 
 
 def _utc(value: datetime) -> datetime:
@@ -121,7 +122,7 @@ class SqlOrders:
         return (await self._load([row]))[0]
 
     async def newest_first(
-        self, *, user_id: UUID | None, status: OrderStatus | None, after: OrderCursor | None, limit: int
+        self, *, user_id: UUID | None, status: OrderStatus | None, after: Cursor | None, limit: int
     ) -> list[Order]:
         o = tables.orders
         query = select(o).order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit)
@@ -133,7 +134,7 @@ class SqlOrders:
             query = query.where(
                 or_(
                     o.c.created_at < after.created_at,
-                    and_(o.c.created_at == after.created_at, o.c.id < after.order_id),
+                    and_(o.c.created_at == after.created_at, o.c.id < after.id),
                 )
             )
         rows = (await self._conn.execute(query)).mappings().all()
