@@ -1,6 +1,8 @@
 """Alembic migrations, one history per service, applied at start and by ``make migrate``.
 
 A service's ``migrations/env.py`` is two lines: import its metadata and call ``run_migrations(metadata)``.
+A new revision is a file in ``migrations/versions/`` written like the last one (``0002_<what>.py`` with
+``revision = "0002"`` and ``down_revision = "0001"``); there is no ``alembic revision`` template.
 ``upgrade_to_head`` runs the service's history on the service's own async engine, sharing its
 connection with Alembic (Alembic itself is synchronous), so the same code serves SQLite and PostgreSQL.
 """
