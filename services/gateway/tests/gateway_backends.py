@@ -3,7 +3,8 @@ the real Order Service, and small in-test fakes of the Payment and Notification 
 
 The fakes speak the real gRPC contracts (generated servicers, the runtime's ``GrpcServer`` with its health
 service) and enforce ownership like the real services must: another customer's payment or notifications
-are NOT_FOUND / absent. When those services are built, ``running_backends`` can start them instead.
+are NOT_FOUND / absent. The fakes keep these tests free of the other services' databases and broker;
+the end-to-end suite (``tests/e2e``) runs the gateway in front of all the real services.
 """
 
 from __future__ import annotations
