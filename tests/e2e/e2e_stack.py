@@ -14,7 +14,8 @@ from typing import Literal
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
-from devstack.stack import Ports, Stack, stack_env
+from devstack.addresses import Ports
+from devstack.stack import Stack, stack_env
 
 from ecommerce.events.channels import EXCHANGE
 from ecommerce_runtime.testing.postgres import temporary_postgres_database
@@ -52,7 +53,7 @@ async def running_stack(
             for service in SERVICES:
                 url = await resources.enter_async_context(temporary_postgres_database())
                 base[f"{service.upper()}_DATABASE_URL"] = url
-        env = stack_env(Ports.free(), var_dir, {**os.environ, **base, **settings})
+        env = stack_env(Ports.free().addresses(), var_dir, {**os.environ, **base, **settings})
         # The tap: an exclusive queue bound to every event, declared before anything is published.
         connection = await resources.enter_async_context(await aio_pika.connect(amqp_url))
         channel = await connection.channel()

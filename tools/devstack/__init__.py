@@ -1,4 +1,4 @@
-"""The local stack: the four services and the dev SMTP sink as processes on one machine.
+"""The local stack: the four services and the dev SMTP sink (``devstack.mailsink``) as processes.
 
 ``python -m devstack run`` is what ``make run`` calls; end-to-end tests start the same stack on free ports
 through ``devstack.stack.Stack``. The processes are the lines of ``deployments/Procfile``.

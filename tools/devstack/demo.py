@@ -1,18 +1,23 @@
 """``python -m devstack.demo`` (``make demo``): one customer's journey through the running system, told
 through the SDK: register, browse, an order that is paid, one whose payment is declined, and the emails.
 
-Needs the stack of ``make run`` (``ECOMMERCE_BASE_URL``, default ``http://127.0.0.1:8000/v1``).
+Needs the stack of ``make run``, found as the SDK would (``ECOMMERCE_BASE_URL``) or, when that is not set,
+from the same settings ``make run`` reads (``GATEWAY_HTTP_BIND`` in the environment or ``.env``).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from devstack.addresses import AddressError, api_base_url
+from devstack.stack import ENV_FILE, merge, settings_layers, var_dir_of
 from ecommerce_sdk import APIConnectionError, Client, EcommerceError
 from ecommerce_sdk.types import Order
 
@@ -42,7 +47,7 @@ def _journey(client: Client, title: str, sku: str, quantity: int, token: str) ->
     return order
 
 
-def _emails(client: Client, orders: list[Order], expected: int) -> None:
+def _emails(client: Client, orders: list[Order], expected: int, maildir: Path) -> None:
     console.rule("[bold]Emails")
     deadline = time.monotonic() + 60
     while True:
@@ -54,13 +59,26 @@ def _emails(client: Client, orders: list[Order], expected: int) -> None:
     for note in sorted(notes, key=lambda n: n.created_at):
         table.add_row(str(note.order_id)[:8], note.template, note.subject, note.recipient, note.status)
     console.print(table)
-    console.print("The messages themselves are .eml files in var/mail/ (the dev SMTP sink).")
+    console.print(f"The messages themselves are .eml files in {maildir} (the dev SMTP sink).")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__)
+    parser.add_argument(
+        "--env-file", type=Path, default=ENV_FILE, help="settings under the environment's (default: .env)"
+    )
+    layers = settings_layers(parser.parse_args(argv).env_file)
+    try:
+        api = api_base_url(*layers)
+    except AddressError as error:
+        console.print(f"[red]Where is the API? {error}")
+        return 2
+    maildir = var_dir_of(merge(layers)) / "mail"
+    origin = api.source if api.source.startswith("follows") else f"{api.name} from {api.source}"
+    console.print(f"The API: [cyan]{api.value}[/] ({origin})")
     email = f"demo-{uuid.uuid4().hex[:8]}@example.com"
     try:
-        with Client() as client:
+        with Client(base_url=api.value) as client:
             console.rule("[bold]A customer")
             user = client.auth.register(email=email, password=PASSWORD)
             client.auth.login(email=email, password=PASSWORD)
@@ -77,9 +95,12 @@ def main() -> int:
             stock = client.products.get("TEE-042").stock_available
             console.print(f"TEE-042 stock after the cancellation: {stock} (the reservation was released)")
             # received + paid for the first order; received + payment failed + cancelled for the second.
-            _emails(client, [paid, declined], expected=5)
+            _emails(client, [paid, declined], expected=5, maildir=maildir)
     except APIConnectionError as error:
-        console.print(f"[red]Cannot reach the API ({error}). Is `make run` running in another shell?")
+        console.print(
+            f"[red]Cannot reach the API at {api.value} ({error}). Is `make run` running in another shell, "
+            "with the same settings?"
+        )
         return 1
     except EcommerceError as error:
         console.print(f"[red]The API said no: {error}")

@@ -9,62 +9,30 @@ import os
 import re
 import shlex
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from devstack.addresses import Layer, StackAddresses
+
 ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "deployments" / "Procfile"
 Sink = Callable[[str], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Ports:
-    gateway_http: int = 8000
-    orders_grpc: int = 50051
-    payments_grpc: int = 50052
-    notifications_grpc: int = 50053
-    smtp: int = 1025
-
-    @classmethod
-    def free(cls) -> Ports:
-        """Ports nothing listens on right now (for tests that run a stack beside another)."""
-        sockets = [socket.socket() for _ in range(5)]
-        try:
-            for sock in sockets:
-                sock.bind(("127.0.0.1", 0))
-            return cls(*(sock.getsockname()[1] for sock in sockets))
-        finally:
-            for sock in sockets:
-                sock.close()
-
-
-def stack_env(ports: Ports, var_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
-    """The environment every process gets: ``base`` plus the addresses that tie the services together."""
-    env = dict(base)
-    env.update(
-        {
-            "VAR_DIR": str(var_dir),
-            "PYTHONUNBUFFERED": "1",
-            "ORDERS_GRPC_BIND": f"127.0.0.1:{ports.orders_grpc}",
-            "PAYMENTS_GRPC_BIND": f"127.0.0.1:{ports.payments_grpc}",
-            "NOTIFICATIONS_GRPC_BIND": f"127.0.0.1:{ports.notifications_grpc}",
-            "GATEWAY_HTTP_BIND": f"127.0.0.1:{ports.gateway_http}",
-            "GATEWAY_ORDERS_ADDR": f"127.0.0.1:{ports.orders_grpc}",
-            "GATEWAY_PAYMENTS_ADDR": f"127.0.0.1:{ports.payments_grpc}",
-            "GATEWAY_NOTIFICATIONS_ADDR": f"127.0.0.1:{ports.notifications_grpc}",
-            "NOTIFICATIONS_SMTP_HOST": env.get("NOTIFICATIONS_SMTP_HOST", "127.0.0.1"),
-            "NOTIFICATIONS_SMTP_PORT": env.get("NOTIFICATIONS_SMTP_PORT", str(ports.smtp)),
-            "DEV_SMTP_PORT": str(ports.smtp),
-            "DEV_SMTP_MAILDIR": str(var_dir / "mail"),
-        }
-    )
-    return env
+def stack_env(addresses: StackAddresses, var_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment every process gets: ``base`` with the stack's addresses and its state directory."""
+    return {
+        **base,
+        **addresses.environment(),
+        "VAR_DIR": str(var_dir),
+        "PYTHONUNBUFFERED": "1",
+        "DEV_SMTP_MAILDIR": str(var_dir / "mail"),
+    }
 
 
 def procfile_commands(env: Mapping[str, str], path: Path = PROCFILE) -> dict[str, list[str]]:
@@ -182,6 +150,18 @@ def load_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def base_environment(root: Path = ROOT) -> dict[str, str]:
-    """The process environment with ``.env`` (if present) underneath it: real env vars win."""
-    return {**load_env_file(root / ".env"), **os.environ}
+def var_dir_of(env: Mapping[str, str]) -> Path:
+    """``VAR_DIR`` (default ``var``), relative to the repository."""
+    return ROOT / env.get("VAR_DIR", "var")
+
+
+def settings_layers(env_file: Path = ENV_FILE) -> tuple[Layer, Layer]:
+    """Where ``make run`` and ``make demo`` read their settings: the environment over ``env_file``."""
+    env_file = env_file.absolute()
+    shown = env_file.relative_to(Path.cwd()) if env_file.is_relative_to(Path.cwd()) else env_file
+    return ("the environment", dict(os.environ)), (str(shown), load_env_file(env_file))
+
+
+def merge(layers: tuple[Layer, ...]) -> dict[str, str]:
+    """The settings of ``layers`` in one mapping, the first layer winning."""
+    return {name: value for _, values in reversed(layers) for name, value in values.items()}

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import pytest
+from devstack.mailsink import MailSink, ReceivedEmail
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifications.adapters import tables
 from notifications.bootstrap import NotificationService
-from notifications.dev_smtp import MailSink, ReceivedEmail
 
 CLOSED_AMQP_URL = "amqp://guest:guest@127.0.0.1:1/"
 WITHIN = 20.0

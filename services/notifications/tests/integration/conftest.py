@@ -10,6 +10,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 import pytest_asyncio
+from devstack.mailsink import MailSink
 from notifications_probes import CLOSED_AMQP_URL, Mailbox, ServiceFactory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +21,6 @@ from ecommerce_runtime.migrations import upgrade_to_head
 from ecommerce_runtime.testing.postgres import temporary_postgres_database
 from ecommerce_runtime.testing.rabbitmq import temporary_vhost
 from notifications.bootstrap import MIGRATIONS, NotificationService, NotificationsSettings, bootstrap
-from notifications.dev_smtp import MailSink
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgres"])

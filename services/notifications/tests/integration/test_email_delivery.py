@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 import aio_pika
 import pytest
+from devstack.mailsink import MailSink
 from notifications_fakes import order_created, order_paid, the_five_events
 from notifications_probes import WITHIN, Mailbox, ServiceFactory, eventually, free_port, stored
 from sqlalchemy import func, select
@@ -31,7 +32,6 @@ from ecommerce_runtime.messages import new_traceparent, outgoing
 from ecommerce_runtime.testing.rabbitmq import take_messages
 from notifications.adapters import tables
 from notifications.bootstrap import NotificationService
-from notifications.dev_smtp import MailSink
 
 
 async def publish(amqp_url: str, events: Sequence[tuple[Event, UUID]]) -> None:
@@ -272,7 +272,7 @@ async def test_the_service_and_the_dev_sink_run_as_processes_and_stop_gracefully
     }
     maildir = tmp_path / "mail"
     sink = await Process.start(
-        "-m", "notifications.dev_smtp", "--port", str(smtp_port), "--maildir", str(maildir), env=env
+        "-m", "devstack.mailsink", "--port", str(smtp_port), "--maildir", str(maildir), env=env
     )
     service = await Process.start("-m", "notifications", env=env)
     try:

@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest_asyncio
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from devstack.mailsink import MailSink
 from notifications_fakes import incoming, order_created, order_paid
 from notifications_probes import Mailbox, free_port, stored
 from sqlalchemy import Connection
@@ -22,7 +23,6 @@ from notifications.adapters.email_templates import EmailTemplates
 from notifications.adapters.messaging import notice_of
 from notifications.adapters.repository import SqlUnitOfWork
 from notifications.adapters.smtp import SmtpConfig, SmtpMailer
-from notifications.dev_smtp import MailSink
 from notifications.domain import RetryPolicy
 from notifications.handlers import DeliverySettings, NotificationHandlers
 

@@ -1,12 +1,10 @@
-"""``python -m notifications.dev_smtp``: a local mail sink, so the stack runs without a real mail server.
+"""``python -m devstack.mailsink``: a local SMTP server that keeps every message, so the stack runs without
+a real mail server.
 
-    python -m notifications.dev_smtp [--host 127.0.0.1] [--port 1025] [--maildir var/mail]
+    python -m devstack.mailsink [--host 127.0.0.1] [--port 1025] [--maildir var/mail]
 
-It accepts every message (no TLS, no login), stores each as a ``.eml`` file in the maildir (open one with any
-mail client) and logs one line per message. The tests use the same ``MailSink`` as their real SMTP server.
-
-This is the one module that touches aiosmtpd. aiosmtpd 1.4.6 ships ``py.typed``, so it needs no
-``type: ignore``; its handler hooks are duck-typed, hence the small ``_Handler`` with the one hook we use.
+It accepts every message (no TLS, no login) and stores each as a ``.eml`` file in the maildir. The
+notification service's tests use ``MailSink`` as their SMTP server.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from ecommerce_runtime.lifecycle import stop_on_signals
 from ecommerce_runtime.logs import configure_logging
 
-log = logging.getLogger("notifications.dev_smtp")
+log = logging.getLogger("devstack.mailsink")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +159,7 @@ def _write_atomically(path: Path, raw: bytes) -> None:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m notifications.dev_smtp",
+        prog="python -m devstack.mailsink",
         description="A local SMTP sink for development: accepts every message and stores it as an .eml file.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
@@ -186,12 +184,12 @@ async def _serve(sink: MailSink) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    configure_logging("dev-smtp", "INFO")
+    configure_logging("mailsink", "INFO")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     try:
         asyncio.run(_serve(MailSink(args.host, args.port, args.maildir)))
     except OSError as error:
-        print(f"dev-smtp: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        print(f"mailsink: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     return 0
 
