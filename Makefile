@@ -8,7 +8,7 @@ RUN := $(UV) run --no-sync
 export UV_PYTHON := 3.11
 export UV_LINK_MODE := copy
 
-.PHONY: help setup generate check-generated lint typecheck test check fmt migrate dlq-replay run demo clean
+.PHONY: help setup generate check-generated lint typecheck test check fmt migrate dlq-replay run demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ lint: ## ruff format --check, ruff check, and spec lint (OpenAPI, AsyncAPI, buf)
 
 typecheck: ## mypy --strict on tools, tests, the SDK and each service (one run each: their test folders share module names)
 	MYPYPATH=sdk/tests $(RUN) mypy tools tests deployments  # e2e publishes the SDK with its test helpers
-	@for part in services/*/ $(wildcard sdk/); do echo "mypy $$part"; $(RUN) mypy $$part || exit 1; done
+	@for part in services/*/ $(wildcard sdk/ bench/); do echo "mypy $$part"; $(RUN) mypy $$part || exit 1; done
 
 test: setup ## install what is needed, then run the test suite
 	$(RUN) pytest
@@ -55,6 +55,9 @@ run: setup ## start the whole system locally (RabbitMQ checked/started, migratio
 
 demo: ## with the stack of `make run` up: a customer's journey through the SDK
 	$(RUN) python -m devstack.demo
+
+bench: ## load benchmark on a stack it starts (PostgreSQL), JSON to bench/results/: make bench ARGS="--rates 50,100"
+	$(RUN) python -m ecommerce_bench run $(ARGS)
 
 clean: ## remove caches and local state
 	rm -rf .mypy_cache .ruff_cache .pytest_cache var

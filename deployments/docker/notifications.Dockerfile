@@ -24,6 +24,7 @@ COPY pyproject.toml uv.lock ./
 COPY generated/contracts/pyproject.toml generated/contracts/
 COPY sdk/pyproject.toml sdk/
 COPY tools/pyproject.toml tools/
+COPY bench/pyproject.toml bench/
 COPY services/runtime/pyproject.toml services/runtime/
 COPY services/orders/pyproject.toml services/orders/
 COPY services/payments/pyproject.toml services/payments/
