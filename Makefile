@@ -16,7 +16,7 @@ help: ## list the targets
 setup: ## install uv if missing, the locked Python environment and the Node spec tools
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(UV) sync --all-packages --locked
-	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	npm ci --prefix tools/spectools --no-audit --no-fund --loglevel=error
 
 generate: ## regenerate generated/ from specs/
 	$(RUN) python -m spectools.generate

@@ -23,7 +23,8 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY generated/contracts/pyproject.toml generated/contracts/
 COPY sdk/pyproject.toml sdk/
-COPY tools/pyproject.toml tools/
+COPY tools/spectools/pyproject.toml tools/spectools/
+COPY tools/devstack/pyproject.toml tools/devstack/
 COPY bench/pyproject.toml bench/
 COPY services/runtime/pyproject.toml services/runtime/
 COPY services/orders/pyproject.toml services/orders/

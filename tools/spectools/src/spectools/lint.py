@@ -22,9 +22,9 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 from openapi_spec_validator import validate as validate_openapi
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 SPECS = ROOT / "specs"
-NODE_MODULES = ROOT / "tools" / "node_modules"
+NODE_MODULES = ROOT / "tools" / "spectools" / "node_modules"
 ASYNCAPI_SCHEMA = NODE_MODULES / "@asyncapi" / "specs" / "schemas" / "3.0.0-without-$id.json"
 BUF = NODE_MODULES / ".bin" / "buf"
 OPERATION_ID = re.compile(r"^[a-z]+\.[a-z_]+$")
@@ -104,7 +104,7 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
 
 def lint_asyncapi(path: Path) -> list[str]:
     if not ASYNCAPI_SCHEMA.exists():
-        return [f"{ASYNCAPI_SCHEMA} is missing: run `make setup` (npm ci in tools/)"]
+        return [f"{ASYNCAPI_SCHEMA} is missing: run `make setup` (npm ci in tools/spectools/)"]
     validator = Draft7Validator(json.loads(ASYNCAPI_SCHEMA.read_text()))
     spec = yaml.safe_load(path.read_text())
     problems = []
@@ -119,7 +119,7 @@ def lint_asyncapi(path: Path) -> list[str]:
 
 def lint_protos(specs: Path) -> list[str]:
     if not BUF.exists():
-        return [f"{BUF} is missing: run `make setup` (npm ci in tools/)"]
+        return [f"{BUF} is missing: run `make setup` (npm ci in tools/spectools/)"]
     result = subprocess.run([str(BUF), "lint"], cwd=specs, capture_output=True, text=True, check=False)
     if result.returncode == 0:
         return []

@@ -1,4 +1,4 @@
-"""Pydantic v2 models from a spec, through datamodel-code-generator (pinned in tools/pyproject.toml)."""
+"""Pydantic v2 models from a spec, through datamodel-code-generator (pinned in the spectools project)."""
 
 from __future__ import annotations
 

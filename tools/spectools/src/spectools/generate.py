@@ -14,7 +14,7 @@ import yaml
 from spectools import constraints, events, protos, rest, sdk
 from spectools.tree import HEADER, Tree, header
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 SPECS = ROOT / "specs"
 CONTRACTS = "contracts"
 SRC = f"{CONTRACTS}/src"

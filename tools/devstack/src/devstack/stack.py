@@ -18,7 +18,7 @@ import httpx
 
 from devstack.addresses import Layer, StackAddresses
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 ENV_FILE = ROOT / ".env"
 PROCFILE = ROOT / "deployments" / "Procfile"
 Sink = Callable[[str], None]
