@@ -48,7 +48,12 @@ async def running_stack(
     log: list[str] = []
     async with contextlib.AsyncExitStack() as resources:
         amqp_url = await resources.enter_async_context(temporary_vhost())
-        base = {"AMQP_URL": amqp_url, "LOG_LEVEL": "INFO", "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48)}
+        base = {
+            "AMQP_URL": amqp_url,
+            "LOG_LEVEL": "INFO",
+            "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+            "GATEWAY_VALIDATE_RESPONSES": "true",  # every answer of the live stack checked against the spec
+        }
         if database == "postgres":
             for service in SERVICES:
                 url = await resources.enter_async_context(temporary_postgres_database())

@@ -27,8 +27,14 @@ def cheap_hasher() -> Argon2Hasher:
 
 
 def settings(**overrides: Any) -> GatewaySettings:
-    """Valid settings for tests (``overrides`` win); nothing is read from a real deployment."""
-    values: dict[str, Any] = {"jwt_secret": SECRET, "log_level": "INFO"}
+    """Valid settings for tests (``overrides`` win); nothing is read from a real deployment. Tests check
+    every response against the spec, and see account changes at once (no account cache)."""
+    values: dict[str, Any] = {
+        "jwt_secret": SECRET,
+        "log_level": "INFO",
+        "validate_responses": True,
+        "account_cache_seconds": 0,
+    }
     values.update(overrides)
     return GatewaySettings(**values)
 

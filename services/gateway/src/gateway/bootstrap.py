@@ -64,6 +64,11 @@ class GatewaySettings(ServiceSettings):
     grpc_read_attempts: int = Field(default=3, ge=1, le=10)
     retry_after_seconds: int = Field(default=2, ge=HEADER_RETRY_AFTER_MINIMUM, le=HEADER_RETRY_AFTER_MAXIMUM)
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
+    account_cache_seconds: float = Field(default=30.0, ge=0, le=300)
+    """How long an authenticated account is trusted without reading it again (0: every request reads it);
+    a role change or a deleted account takes effect within this time."""
+    validate_responses: bool = False
+    """Check every response against the spec (the tests and ``make run`` do; it costs CPU per request)."""
     shutdown_grace_seconds: int = Field(default=10, ge=0, le=300)
 
     @field_validator("jwt_secret")
@@ -165,7 +170,13 @@ def bootstrap(
         leeway_seconds=settings.jwt_leeway_seconds,
         clock=clock,
     )
-    accounts = Accounts(users, password_hasher or Argon2Hasher(argon2.PasswordHasher()), tokens, clock)
+    accounts = Accounts(
+        users,
+        password_hasher or Argon2Hasher(argon2.PasswordHasher()),
+        tokens,
+        clock,
+        account_cache_seconds=settings.account_cache_seconds,
+    )
     gateway = Gateway(settings, accounts, engine, _backends=backends)
     operations = RestOperations(accounts, gateway.backends, settings.retry_after_seconds)
     gateway.app = create_app(
@@ -173,6 +184,7 @@ def bootstrap(
         operations,
         accounts.authenticate,
         max_body_bytes=settings.max_body_bytes,
+        validate_responses=settings.validate_responses,
         lifespan=lifespan_of(gateway.start, gateway.stop),
     )
     return gateway

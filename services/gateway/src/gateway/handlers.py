@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from gateway.domain import (
     EmailAlreadyRegistered,
@@ -27,16 +27,53 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class RecentAccounts:
+    """The accounts that authenticated lately, so that a request with a valid token needs no database
+    round trip: an entry is trusted for ``seconds``, after which the account is read again (a role change
+    or a deleted account takes effect within that time). At most ``capacity`` entries, oldest out first."""
+
+    def __init__(self, seconds: float, clock: Clock, capacity: int = 10_000) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._capacity = capacity
+        self._entries: dict[UUID, tuple[Principal, float]] = {}
+
+    def get(self, user_id: UUID) -> Principal | None:
+        entry = self._entries.get(user_id)
+        if entry is None:
+            return None
+        principal, until = entry
+        if self._clock().timestamp() >= until:
+            del self._entries[user_id]
+            return None
+        return principal
+
+    def remember(self, principal: Principal) -> None:
+        if self._seconds <= 0:
+            return
+        self._entries.pop(principal.user_id, None)
+        if len(self._entries) >= self._capacity:
+            del self._entries[next(iter(self._entries))]
+        self._entries[principal.user_id] = (principal, self._clock().timestamp() + self._seconds)
+
+
 class Accounts:
     """Wired by ``bootstrap`` to the user store, the password hasher and the token codec."""
 
     def __init__(
-        self, users: Users, hasher: PasswordHasher, tokens: TokenCodec, clock: Clock = utc_now
+        self,
+        users: Users,
+        hasher: PasswordHasher,
+        tokens: TokenCodec,
+        clock: Clock = utc_now,
+        *,
+        account_cache_seconds: float = 0,
     ) -> None:
         self._users = users
         self._hasher = hasher
         self._tokens = tokens
         self._clock = clock
+        self._recent = RecentAccounts(account_cache_seconds, clock)
 
     async def register(self, email: str, password: str, role: Role = Role.CUSTOMER) -> User:
         """A new account; ``EmailAlreadyRegistered`` if the address is taken."""
@@ -58,13 +95,21 @@ class Accounts:
         return self._tokens.issue(user)
 
     async def authenticate(self, token: str) -> Principal:
-        """The caller a bearer token stands for; ``InvalidToken`` when it is not valid or its user is gone."""
+        """The caller a bearer token stands for; ``InvalidToken`` when it is not valid or its user is gone.
+
+        The account, not the token, is authoritative for the role and existence, read at most every
+        ``account_cache_seconds`` per user (``RecentAccounts``).
+        """
         claims = self._tokens.verify(token)
+        principal = self._recent.get(claims.user_id)
+        if principal is not None:
+            return principal
         user = await self._users.by_id(claims.user_id)
         if user is None:
             raise InvalidToken("The token's user does not exist.")
-        # The account, not the token, is authoritative for the role: a demotion takes effect at once.
-        return Principal(user.id, user.role, user.email)
+        principal = Principal(user.id, user.role, user.email)
+        self._recent.remember(principal)
+        return principal
 
     async def ensure_admin(self, email: str, password: str) -> None:
         """Creates the configured administrator, or makes the existing account with that email one."""

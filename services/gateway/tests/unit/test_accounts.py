@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from uuid import UUID, uuid4
+
 import pytest
 from gateway_fakes import NOW, SECRET, FakeHasher, FakeUsers
 
 from gateway.adapters.jwt_tokens import JwtTokens
-from gateway.domain import EmailAlreadyRegistered, InvalidCredentials, InvalidToken, Role
-from gateway.handlers import Accounts, utc_now
+from gateway.domain import EmailAlreadyRegistered, InvalidCredentials, InvalidToken, Principal, Role, User
+from gateway.handlers import Accounts, RecentAccounts, utc_now
 
 PASSWORD = "correct horse battery staple"
 
@@ -110,3 +113,40 @@ async def test_ensure_admin_creates_the_admin_once_and_promotes_an_existing_acco
     customer = await accounts.register("carol@example.com", PASSWORD)
     await accounts.ensure_admin("carol@example.com", "whatever password")
     assert users.rows[customer.id].role is Role.ADMIN
+
+
+async def test_a_recently_authenticated_account_costs_no_lookup_until_its_time_is_up(
+    users: FakeUsers, hasher: FakeHasher
+) -> None:
+    now = [NOW]
+    accounts = Accounts(users, hasher, tokens(), clock=lambda: now[0], account_cache_seconds=30)
+    user = await accounts.register("ada@example.com", PASSWORD)
+    token = (await accounts.login("ada@example.com", PASSWORD)).access_token
+    lookups: list[UUID] = []
+    by_id = users.by_id
+
+    async def counted(user_id: UUID) -> User | None:
+        lookups.append(user_id)
+        return await by_id(user_id)
+
+    users.by_id = counted  # type: ignore[method-assign]
+
+    first = await accounts.authenticate(token)
+    await users.set_role(user.id, Role.ADMIN)
+    del users.rows[user.id]
+    now[0] += timedelta(seconds=29)
+    assert await accounts.authenticate(token) == first  # trusted for 30 s: no second lookup
+    assert lookups == [user.id]
+
+    now[0] += timedelta(seconds=1)
+    with pytest.raises(InvalidToken, match="user does not exist"):  # read again: the deletion shows
+        await accounts.authenticate(token)
+    assert lookups == [user.id, user.id]
+
+
+async def test_the_account_cache_holds_a_bounded_number_of_accounts() -> None:
+    recent = RecentAccounts(60, clock=lambda: NOW, capacity=2)
+    principals = [Principal(uuid4(), Role.CUSTOMER, f"{n}@example.com") for n in range(3)]
+    for principal in principals:
+        recent.remember(principal)
+    assert [recent.get(p.user_id) for p in principals] == [None, principals[1], principals[2]]

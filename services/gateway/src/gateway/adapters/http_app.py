@@ -75,6 +75,7 @@ def create_app(
     authenticate: Authenticate,
     *,
     max_body_bytes: int,
+    validate_responses: bool,
     lifespan: Lifespan | None = None,
 ) -> Any:
     """The ASGI app: ``operations`` behind the spec, ``authenticate`` for bearer tokens."""
@@ -85,7 +86,7 @@ def create_app(
         # RequestContext goes around everything, connexion's own error answers included.
         middlewares=[RequestContext, *ConnexionMiddleware.default_middlewares],
         strict_validation=True,
-        validate_responses=True,
+        validate_responses=validate_responses,
         swagger_ui_options=SwaggerUIOptions(spec_path="/openapi.json", swagger_ui_path="/ui"),
         security_map={"bearer": bearer_handler(authenticate)},
         validator_map={
