@@ -39,7 +39,11 @@ OrderService = ServiceRunner[OrderHandlers]
 
 
 def bootstrap(settings: OrdersSettings, clock: Clock = utc_now) -> OrderService:
-    engine = create_engine(database_url(settings.database_url, SERVICE, settings.var_dir))
+    engine = create_engine(
+        database_url(settings.database_url, SERVICE, settings.var_dir),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     handlers = OrderHandlers(lambda: SqlUnitOfWork(engine), clock)
     retention = timedelta(hours=settings.idempotency_retention_hours)
 

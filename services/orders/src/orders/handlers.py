@@ -74,15 +74,18 @@ class OrderHandlers:
         """Called after each commit that wrote events (wakes the outbox relay)."""
 
     async def place_order(self, command: PlaceOrder) -> Placed:
-        """Prices the lines from the catalog, reserves stock and records ``order.created``; idempotent."""
+        """Prices the lines from the catalog, reserves stock and records ``order.created``; idempotent.
+
+        One transaction claims the idempotency key and places the order; a key already claimed (a retry,
+        or the same request racing this one) is answered as a replay of the order it placed.
+        """
         validate_lines(command.lines)
         try:
             return await self._place_once(command)
         except DuplicateKey:
-            # The same key committed concurrently by another request: answer as a replay of it.
             replay = await self._replay(command)
-            if replay is None:
-                raise
+            if replay is None:  # claimed by a request that then failed and rolled back: try once more
+                return await self._place_once(command)
             return replay
 
     async def _replay(self, command: PlaceOrder) -> Placed | None:
@@ -100,14 +103,14 @@ class OrderHandlers:
             return Placed(order, replayed=True)
 
     async def _place_once(self, command: PlaceOrder) -> Placed:
-        replay = await self._replay(command)
-        if replay is not None:
-            return replay
-        now = self._clock()
+        now, order_id = self._clock(), uuid4()
         async with self._uow() as uow:
+            # The key first: a replay stops here, before it touches any stock.
+            record = IdempotencyRecord(command.fingerprint(), order_id)
+            await uow.idempotency_keys.remember(command.caller.user_id, command.idempotency_key, record, now)
             catalog = await uow.catalog.get_many([line.sku for line in command.lines])
             order = Order.place(
-                order_id=uuid4(),
+                order_id=order_id,
                 user_id=command.caller.user_id,
                 customer_email=command.customer_email,
                 payment_token=command.payment_token,
@@ -120,8 +123,6 @@ class OrderHandlers:
                 if not await uow.catalog.reserve(line.sku, line.quantity):
                     raise InsufficientStock(line.sku, line.quantity)
             await uow.orders.add(order)
-            record = IdempotencyRecord(command.fingerprint(), order.id)
-            await uow.idempotency_keys.remember(command.caller.user_id, command.idempotency_key, record, now)
             await uow.commit()
         self.on_commit()
         log.info("order placed", extra={"order_id": str(order.id), "total_minor": order.total.amount_minor})

@@ -32,6 +32,8 @@ from payments.ports import (
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
+Change = Callable[[Payment, datetime], None]
+"""A provider's answer, to record on the payment under its row lock."""
 
 
 def utc_now() -> datetime:
@@ -121,18 +123,21 @@ class PaymentHandlers:
         """Charges the order once and records payment.succeeded / payment.failed; idempotent."""
         async with self._charging.hold(command.order_id):
             try:
-                fresh = await self._record_pending(event, command)
+                started = await self._record_pending(event, command)
             except DuplicatePayment:
                 # Its cancellation or another replica recorded the payment meanwhile: carry on with that one.
-                fresh = await self._record_pending(event, command)
-            if fresh:
-                await self._settle(command.order_id, event, may_charge=True)
+                started = await self._record_pending(event, command)
+            if started is not None:
+                await self._settle(command.order_id, event, may_charge=True, started=started)
 
-    async def _record_pending(self, event: EventRef, command: ChargeOrder) -> bool:
+    async def _record_pending(self, event: EventRef, command: ChargeOrder) -> tuple[NextStep, Payment] | None:
+        """Records the payment (if new) and takes its first step, in one transaction; None if ``event``
+        was handled before."""
         async with self._uow() as uow:
             if await uow.handled_before(event):
-                return False
-            if await uow.payments.for_order(command.order_id, lock=True) is None:
+                return None
+            payment = await uow.payments.for_order(command.order_id, lock=True)
+            if payment is None:
                 payment = Payment.open(
                     payment_id=uuid4(),
                     order_id=command.order_id,
@@ -143,9 +148,11 @@ class PaymentHandlers:
                     now=self._clock(),
                 )
                 await uow.payments.add(payment)
-                await uow.commit()
                 log.info("payment recorded", extra={"order_id": str(payment.order_id)})
-        return True
+            step = await self._next_step(uow, payment, event, may_charge=True)
+            await uow.commit()
+        self.on_commit()
+        return step, payment
 
     async def order_cancelled(self, event: EventRef, command: CancelOrderPayment) -> None:
         """Cancels the payment if nothing was charged, else refunds the charge; idempotent.
@@ -197,29 +204,54 @@ class PaymentHandlers:
                 log.warning("payment still unsettled: %s", error, extra={"order_id": str(order_id)})
         return len(order_ids)
 
-    async def _settle(self, order_id: UUID, event: EventRef | None, *, may_charge: bool) -> None:
-        """Drives the payment to rest, one committed step at a time; ``event`` is recorded when it rests."""
-        while True:
-            async with self._uow() as uow:
-                payment = await self._locked(uow, order_id)
-                step = payment.next_step()
-                if step is NextStep.CHARGE:
-                    # begin_attempt may bring it to rest instead (CANCELLED, or FAILED when attempts ran out)
-                    if not (may_charge and payment.begin_attempt(self._retry.max_attempts, self._clock())):
-                        step = NextStep.NOTHING
-                    await uow.payments.save(payment)
-                if step is NextStep.NOTHING and event is not None:
-                    await uow.first_delivery(event)
-                await uow.commit()
-            self.on_commit()
-            if step is NextStep.NOTHING:
-                return
-            if step is NextStep.CHARGE:
-                await self._charge(payment)
-            else:
-                await self._refund(payment)
+    async def _settle(
+        self,
+        order_id: UUID,
+        event: EventRef | None,
+        *,
+        may_charge: bool,
+        started: tuple[NextStep, Payment] | None = None,
+    ) -> None:
+        """Drives the payment to rest, one committed step at a time; ``event`` is recorded when it rests.
 
-    async def _charge(self, payment: Payment) -> None:
+        Each transaction records what the provider answered and takes the next step (count an attempt,
+        or come to rest and record ``event``), so a charge that succeeds at once costs two transactions:
+        the one that started it (``started``, from ``_record_pending``) and the one that records it.
+        """
+        step, payment = started or await self._step(order_id, event, may_charge, None)
+        while step is not NextStep.NOTHING:
+            answer = await (self._charge(payment) if step is NextStep.CHARGE else self._refund(payment))
+            step, payment = await self._step(order_id, event, may_charge, answer)
+
+    async def _step(
+        self, order_id: UUID, event: EventRef | None, may_charge: bool, answer: Change | None
+    ) -> tuple[NextStep, Payment]:
+        async with self._uow() as uow:
+            payment = await self._locked(uow, order_id)
+            if answer is not None:
+                answer(payment, self._clock())
+                await uow.payments.save(payment)
+            step = await self._next_step(uow, payment, event, may_charge=may_charge)
+            await uow.commit()
+        self.on_commit()
+        return step, payment
+
+    async def _next_step(
+        self, uow: UnitOfWork, payment: Payment, event: EventRef | None, *, may_charge: bool
+    ) -> NextStep:
+        """What to do next, recorded in ``uow``: an attempt counted, or the rest and ``event`` in the inbox."""
+        step = payment.next_step()
+        if step is NextStep.CHARGE:
+            # begin_attempt may bring it to rest instead (CANCELLED, or FAILED when attempts ran out)
+            if not (may_charge and payment.begin_attempt(self._retry.max_attempts, self._clock())):
+                step = NextStep.NOTHING
+            await uow.payments.save(payment)
+        if step is NextStep.NOTHING and event is not None:
+            await uow.first_delivery(event)
+        return step
+
+    async def _charge(self, payment: Payment) -> Change | None:
+        """Asks the provider; returns the answer to record (None: recorded already, unavailable)."""
         if payment.payment_token is None:
             raise RuntimeError(f"payment {payment.id} is PENDING without a token")  # only tombstones lack one
         extra = {"order_id": str(payment.order_id), "attempt": payment.attempts}
@@ -227,19 +259,21 @@ class PaymentHandlers:
             result = await self._provider.charge(str(payment.id), payment.amount, payment.payment_token)
         except ProviderUnavailable as error:
             log.warning("charge attempt failed transiently: %s", error, extra=extra)
+            # Recorded before the backoff, so a cancellation meanwhile sees no charge in flight.
             await self._update(payment.order_id, lambda p, now: p.record_unavailable(now))
             if payment.attempts < self._retry.max_attempts:  # no wait before giving up
                 await self._sleep(self._retry.delay(payment.attempts))
-            return
+            return None
         log.info("charge attempt answered", extra=extra | {"outcome": _outcome(result)})
         if result.reference is not None:
             reference = result.reference
-            await self._update(payment.order_id, lambda p, now: p.record_charge(reference, now))
-        elif result.decline_reason is not None:
+            return lambda p, now: p.record_charge(reference, now)
+        if result.decline_reason is not None:
             reason = result.decline_reason
-            await self._update(payment.order_id, lambda p, now: p.record_decline(reason, now))
+            return lambda p, now: p.record_decline(reason, now)
+        raise RuntimeError(f"the provider answered neither a charge nor a decline for payment {payment.id}")
 
-    async def _refund(self, payment: Payment) -> None:
+    async def _refund(self, payment: Payment) -> Change:
         """Refunds the charge, retrying transient failures; raises ``ProviderUnavailable`` when they last."""
         if payment.provider_reference is None:  # never: record_charge sets it before a refund is owed
             raise RuntimeError(f"payment {payment.id} owes a refund without a charge")
@@ -256,9 +290,9 @@ class PaymentHandlers:
                     raise
                 await self._sleep(self._retry.delay(attempt))
         log.info("charge refunded", extra={"order_id": str(payment.order_id)})
-        await self._update(payment.order_id, lambda p, now: p.record_refund(result.reference, now))
+        return lambda p, now: p.record_refund(result.reference, now)
 
-    async def _update(self, order_id: UUID, change: Callable[[Payment, datetime], None]) -> None:
+    async def _update(self, order_id: UUID, change: Change) -> None:
         async with self._uow() as uow:
             payment = await self._locked(uow, order_id)
             change(payment, self._clock())

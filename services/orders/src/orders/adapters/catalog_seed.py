@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecommerce.rest import constraints as api
 from orders.adapters import tables
+
+SEED_LOCK_KEY = 0x63617461  # any constant other than the migrations' (ecommerce_runtime.migrations)
 
 
 class SeedProduct(BaseModel):
@@ -31,26 +34,37 @@ def load_catalog(path: Path) -> list[SeedProduct]:
 
 
 async def seed_catalog(engine: AsyncEngine, products: list[SeedProduct]) -> int:
-    """Inserts the products whose SKU is not in the database yet; returns how many were added."""
+    """Inserts the products whose SKU is not in the database yet; returns how many were added.
+
+    Replicas may seed an empty database at the same time: on PostgreSQL they take turns on an advisory
+    lock held to the end of the transaction (SQLite's BEGIN IMMEDIATE already serializes writers), and the
+    insert skips SKUs that are there, so the later ones add nothing and fail nothing.
+    """
+    if not products:
+        return 0
+    rows = [
+        {
+            "sku": p.sku,
+            "name": p.name,
+            "description": p.description,
+            "unit_price_minor": p.unit_price_minor,
+            "currency": p.currency,
+            "stock_available": p.stock,
+        }
+        for p in products
+    ]
     async with engine.begin() as conn:
-        existing = set((await conn.execute(select(tables.products.c.sku))).scalars())
-        new = [p for p in products if p.sku not in existing]
-        if new:
-            await conn.execute(
-                tables.products.insert(),
-                [
-                    {
-                        "sku": p.sku,
-                        "name": p.name,
-                        "description": p.description,
-                        "unit_price_minor": p.unit_price_minor,
-                        "currency": p.currency,
-                        "stock_available": p.stock,
-                    }
-                    for p in new
-                ],
-            )
-    return len(new)
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEED_LOCK_KEY})
+            statement: postgresql.Insert | sqlite.Insert = postgresql.insert(tables.products)
+        else:
+            statement = sqlite.insert(tables.products)
+        added = await conn.execute(
+            statement.values(rows)
+            .on_conflict_do_nothing(index_elements=[tables.products.c.sku])
+            .returning(tables.products.c.sku)
+        )
+        return len(added.all())
 
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalog.json"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import RowMapping, and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -191,17 +192,22 @@ class SqlIdempotencyKeys:
         return IdempotencyRecord(row["request_hash"], row["order_id"]) if row else None
 
     async def remember(self, user_id: UUID, key: str, record: IdempotencyRecord, now: datetime) -> None:
-        insert = tables.idempotency_keys.insert().values(
-            user_id=user_id,
-            key=key,
-            request_hash=record.request_hash,
-            order_id=record.order_id,
-            created_at=now,
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        statement = (
+            insert(tables.idempotency_keys)
+            .values(
+                user_id=user_id,
+                key=key,
+                request_hash=record.request_hash,
+                order_id=record.order_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "key"])
         )
-        try:
-            await self._conn.execute(insert)
-        except IntegrityError as error:  # the same key, committed meanwhile by a concurrent request
-            raise DuplicateKey(f"idempotency key {key!r} of user {user_id}") from error
+        # A concurrent request with the same key holds the row until it commits or rolls back; then this
+        # insert does nothing (taken) or goes through (given back).
+        if (await self._conn.execute(statement)).rowcount != 1:
+            raise DuplicateKey(f"idempotency key {key!r} of user {user_id}")
 
     async def forget_older_than(self, cutoff: datetime) -> int:
         k = tables.idempotency_keys
