@@ -239,7 +239,7 @@ class PaymentHandlers:
     async def _next_step(
         self, uow: UnitOfWork, payment: Payment, event: EventRef | None, *, may_charge: bool
     ) -> NextStep:
-        """What to do next, recorded in ``uow``: an attempt counted, or the rest and ``event`` in the inbox."""
+        """The next step, recorded in ``uow``: an attempt counted, or at rest with ``event`` in the inbox."""
         step = payment.next_step()
         if step is NextStep.CHARGE:
             # begin_attempt may bring it to rest instead (CANCELLED, or FAILED when attempts ran out)
