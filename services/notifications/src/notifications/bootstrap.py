@@ -50,6 +50,8 @@ class NotificationsSettings(GrpcServiceSettings):
     retry_max_delay_seconds: float = Field(default=1800.0, gt=0, le=86400)
     mailer_batch_size: int = Field(default=20, ge=1, le=500)
     mailer_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    mailer_sessions: int = Field(default=4, ge=1, le=64)
+    """Mail-server connections sending at once (each works through its own claimed batches)."""
     templates_dir: Path = TEMPLATES_DIR
 
     @field_validator("smtp_username")
@@ -112,7 +114,12 @@ def bootstrap(
         clock,
         settings.delivery(),
     )
-    mailer_loop = MailerLoop(handlers, poll_interval=settings.mailer_poll_seconds)
+    mailer_loop = MailerLoop(
+        handlers,
+        sessions=settings.mailer_sessions,
+        batch_size=settings.mailer_batch_size,
+        poll_interval=settings.mailer_poll_seconds,
+    )
     handlers.on_commit = mailer_loop.notify
     return NotificationService(
         SERVICE,

@@ -109,29 +109,33 @@ class NotificationHandlers:
         claimed = len(unsent)
         if not unsent:
             return 0  # no connection to the mail server when there is nothing to send
+        outcomes: list[Notification] = []
         try:
             async with self._mailer.session() as session:
                 while unsent and not stopping():
                     # Off the list before sending: if this task dies mid-send, the message keeps its lease
                     # (the server may have it) and is retried only when the lease runs out.
                     notification = unsent.popleft()
+                    outcomes.append(notification)
                     try:
                         await session.send(notification)
                     except MailServerUnavailable as error:
-                        await self._failed(notification, error, permanent=False)
+                        self._failed(notification, error, permanent=False)
                         raise
                     except Exception as error:  # a DeliveryError, or a message that cannot even be built
                         if not isinstance(error, DeliveryError):
                             log.exception("building or sending notification %s failed", notification.id)
-                        await self._failed(notification, error, permanent=isinstance(error, MessageRejected))
+                        self._failed(notification, error, permanent=isinstance(error, MessageRejected))
                     else:
-                        await self._delivered(notification)
+                        self._delivered(notification)
         except MailServerUnavailable as error:
             while unsent:
-                await self._failed(unsent.popleft(), error, permanent=False)
+                notification = unsent.popleft()
+                outcomes.append(notification)
+                self._failed(notification, error, permanent=False)
         finally:
-            if unsent:
-                await self._release(unsent)
+            # One transaction for the batch: every outcome, and the untried rest given back.
+            await self._record(outcomes, unsent)
         return claimed
 
     async def _claim(self) -> list[Notification]:
@@ -147,9 +151,8 @@ class NotificationHandlers:
             await uow.commit()
         return claimed
 
-    async def _delivered(self, notification: Notification) -> None:
+    def _delivered(self, notification: Notification) -> None:
         notification.delivered(self._clock())
-        await self._save(notification, notification.attempts)
         log.info(
             "email sent",
             extra={
@@ -159,11 +162,10 @@ class NotificationHandlers:
             },
         )
 
-    async def _failed(self, notification: Notification, error: Exception, *, permanent: bool) -> None:
+    def _failed(self, notification: Notification, error: Exception, *, permanent: bool) -> None:
         notification.delivery_failed(
             f"{type(error).__name__}: {error}", self._clock(), self._delivery.retry, permanent=permanent
         )
-        await self._save(notification, notification.attempts)
         log.warning(
             "email not sent: %s",
             error,
@@ -175,25 +177,26 @@ class NotificationHandlers:
             },
         )
 
-    async def _release(self, notifications: Iterable[Notification]) -> None:
+    async def _record(self, outcomes: list[Notification], untried: Iterable[Notification]) -> None:
+        """Writes the batch's outcomes (SENT, backed off, FAILED) and gives the untried rest back (their
+        attempts restored), in one transaction. A claim another mailer took over meanwhile is not
+        overwritten (the attempt count says so) and is reported."""
         now = self._clock()
-        try:
-            async with self._uow() as uow:
-                for notification in notifications:
-                    notification.release(now)
-                    await uow.notifications.save_claimed(
-                        notification, expected_attempts=notification.attempts + 1
-                    )
-                await uow.commit()
-        except Exception:
-            # Not fatal: the claims expire with their lease and the messages go out then.
-            log.exception("could not give back claimed notifications; they are retried after the lease")
-
-    async def _save(self, notification: Notification, expected_attempts: int) -> None:
+        given_back = list(untried)
+        for notification in given_back:
+            notification.release(now)
         async with self._uow() as uow:
-            saved = await uow.notifications.save_claimed(notification, expected_attempts=expected_attempts)
+            lost = [
+                n
+                for n in outcomes
+                if not await uow.notifications.save_claimed(n, expected_attempts=n.attempts)
+            ]
+            for notification in given_back:
+                await uow.notifications.save_claimed(
+                    notification, expected_attempts=notification.attempts + 1
+                )
             await uow.commit()
-        if not saved:
+        for notification in lost:
             log.error(
                 "notification %s was claimed by another mailer while this one was sending it "
                 "(the lease is too short for the batch); the customer may get it twice",

@@ -30,24 +30,42 @@ log = logging.getLogger(__name__)
 
 
 class MailerLoop:
-    """Runs ``send_due`` until stopped: at once while there is work, else every ``poll_interval``."""
+    """Runs ``send_due`` in ``sessions`` concurrent mail-server sessions until stopped: at once while there
+    is work, else every ``poll_interval``.
+
+    A new notification wakes one session (in turn); a session that claimed a full batch wakes the next, so
+    a backlog is shared out while a trickle costs one claim per notification.
+    """
 
     def __init__(
-        self, handlers: NotificationHandlers, *, poll_interval: float = 1.0, max_backoff: float = 30.0
+        self,
+        handlers: NotificationHandlers,
+        *,
+        sessions: int = 1,
+        batch_size: int = 20,
+        poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
     ) -> None:
         self._handlers = handlers
+        self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._backoff = Backoff(first=poll_interval, cap=max(poll_interval, max_backoff))
-        self._wakeup = Wakeup()
+        self._wakeups = [Wakeup() for _ in range(max(1, sessions))]
+        self._turn = 0
 
     def notify(self) -> None:
-        """Wakes the loop now (a new notification was recorded)."""
-        self._wakeup.notify()
+        """Wakes one session now (a new notification was recorded)."""
+        self._wakeups[self._turn].notify()
+        self._turn = (self._turn + 1) % len(self._wakeups)
 
     async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(*(self._session(stop, wakeup) for wakeup in self._wakeups))
+        log.info("mailer stopped")
+
+    async def _session(self, stop: asyncio.Event, wakeup: Wakeup) -> None:
         failures = 0
         while not stop.is_set():
-            self._wakeup.arm()  # before looking for work, so a notify() during the pass is not lost
+            wakeup.arm()  # before looking for work, so a notify() during the pass is not lost
             try:
                 claimed = await self._handlers.send_due(stopping=stop.is_set)
                 failures = 0
@@ -57,8 +75,9 @@ class MailerLoop:
                 log.warning(
                     "mailer: cannot reach the notification store (%r); retrying in %.1fs", error, delay
                 )
-                await self._wakeup.sleep(stop, delay)
+                await wakeup.sleep(stop, delay)
                 continue
-            if claimed == 0:
-                await self._wakeup.sleep(stop, self._poll_interval)
-        log.info("mailer stopped")
+            if claimed >= self._batch_size:
+                self.notify()  # likely more: share it
+            elif claimed == 0:
+                await wakeup.sleep(stop, self._poll_interval)
