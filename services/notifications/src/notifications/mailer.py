@@ -6,11 +6,12 @@ Delivery guarantees (see also ``handlers.NotificationHandlers.send_due``):
   ``next_attempt_at`` pushed past a lease, so other mailers (replicas) skip it. On PostgreSQL the due rows
   are selected ``FOR UPDATE SKIP LOCKED``, so concurrent claims never overlap; on SQLite the write lock of
   ``BEGIN IMMEDIATE`` serializes them. No transaction is held open while talking to the mail server.
-- Each outcome is written right after the server answered: SENT, or backed off exponentially
+- The outcomes of a batch are written in one transaction as soon as the batch is through (a batch is at
+  most ``NOTIFICATIONS_MAILER_BATCH_SIZE`` messages to one server): SENT, or backed off exponentially
   (``RetryPolicy``) while the server is unreachable or answers 4xx, or FAILED after a 5xx or the last
   allowed attempt. An SMTP outage therefore costs one connection attempt per due batch, not a busy loop.
 - Never sent twice per (event, channel), with one unavoidable exception: a crash (or a lost database)
-  between the server accepting a message and the SENT row being committed. The claim's lease then runs
+  between the server accepting a message and its batch's outcomes being committed. The claim's lease then runs
   out and the message goes again. Both copies carry the same ``Message-ID`` (derived from the notification
   id), so the duplicate is recognisable, and mail systems that deduplicate by Message-ID drop it.
 - On stop, the message being sent is finished and its outcome recorded; the rest of the claimed batch is
