@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
+import uvloop
+
 from ecommerce_runtime.config import ConfigError, ServiceSettings, load_settings
 from ecommerce_runtime.lifecycle import stop_on_signals
 from ecommerce_runtime.logs import configure_logging
@@ -81,7 +83,9 @@ def run_service(
             handler.addFilter(log_filter)
     try:
         service = bootstrap(settings)
-        asyncio.run(_serve(service) if args.command == "serve" else _migrate(service))
+        # uvloop: the same asyncio, with a loop that costs a fraction of the stdlib one per socket event.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve(service) if args.command == "serve" else _migrate(service))
     except startup_errors as error:
         print(f"{name}: {error}", file=sys.stderr)
         return 2

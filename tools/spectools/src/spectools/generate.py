@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from spectools import constraints, events, protos, rest, sdk
+from spectools import asyncapi_app, constraints, events, protos, rest, sdk
 from spectools.tree import HEADER, Tree, header
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -98,6 +98,7 @@ def build(specs: Path = SPECS) -> Tree:
         (rest.generate, specs / "openapi.yaml"),
         (constraints.generate, specs / "openapi.yaml"),
         (sdk.generate, specs / "openapi.yaml", SDK_SRC),
+        (asyncapi_app.generate, specs / "asyncapi.yaml", "asyncapi_subscriber"),
     ]
     # The generators mostly wait on subprocesses (datamodel-codegen, ruff): run them side by side.
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
