@@ -20,6 +20,9 @@ from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from ecommerce_runtime.backoff import Backoff
+from ecommerce_runtime.bus import undecodable
+
+undecodable.install()  # before any connection reads a frame: a bad message must cost only itself
 
 logger = logging.getLogger(__name__)
 

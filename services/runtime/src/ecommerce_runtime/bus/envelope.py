@@ -21,6 +21,7 @@ import pydantic
 from aio_pika.abc import AbstractMessage
 
 from ecommerce.events.channels import CHANNELS
+from ecommerce_runtime.bus.undecodable import UNDECODABLE_HEADER
 from ecommerce_runtime.messages import IncomingEvent, new_traceparent, parse_payload
 
 DELIVERY_COUNT_HEADER: Final = "x-delivery-count"
@@ -66,6 +67,9 @@ def _describe(error: pydantic.ValidationError) -> str:
 
 def decode_event(message: AbstractMessage) -> IncomingEvent:
     """The event ``message`` carries; raises ``PoisonMessageError`` if it can never be handled."""
+    undecodable = (message.headers or {}).get(UNDECODABLE_HEADER)
+    if undecodable is not None:
+        raise PoisonMessageError(f"undecodable-properties: {_text(undecodable)}")
     raw_id = _text(message.message_id)
     if raw_id is None:
         raise PoisonMessageError("missing-message-id: the message_id property is absent")
