@@ -169,6 +169,14 @@ WIRING_BREAKS = {
         _set("services/payments/tmpfs", ["/tmp"]),
         "payments: read-only, but /tmp or VAR_DIR (/var/lib/ecommerce) is not writable",
     ),
+    "PostgreSQL's default max_connections": (
+        _drop("services/postgres/command"),
+        "postgres: max_connections 100 < 187 (3 replicas of each service)",
+    ),
+    "bigger pools than the database allows": (
+        _both_envs("orders", "ORDERS_DATABASE_POOL_SIZE", "20"),
+        "postgres: max_connections 200 < 232 (3 replicas of each service)",
+    ),
 }
 
 

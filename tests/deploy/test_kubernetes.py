@@ -247,6 +247,12 @@ def _rename_gateway_target(objs: Objects) -> None:
     _config(objs)["data"]["GATEWAY_PAYMENTS_ADDR"] = "payment:50052"
 
 
+def _move_orders_service_port(objs: Objects) -> None:
+    """Fine through a virtual IP, which maps port to targetPort; a headless Service maps nothing."""
+    the(objs, "Service", "orders")["spec"]["ports"][0]["port"] = 50061
+    _config(objs)["data"]["GATEWAY_ORDERS_ADDR"] = "orders:50061"
+
+
 REFERENCE_BREAKS: dict[str, tuple[Callable[[Objects], None], str]] = {
     "gateway dials a Service that does not exist": (
         _rename_gateway_target,
@@ -281,6 +287,14 @@ REFERENCE_BREAKS: dict[str, tuple[Callable[[Objects], None], str]] = {
     "replicas fighting the HPA": (
         lambda objs: _deployment(objs, "gateway")["spec"].update(replicas=2),
         "Deployment/gateway: sets replicas, which fights its HorizontalPodAutoscaler",
+    ),
+    "a backend Service with a virtual IP": (
+        lambda objs: the(objs, "Service", "payments")["spec"].pop("clusterIP"),
+        "gateway: Service/payments is not headless (clusterIP: None)",
+    ),
+    "a headless Service on another port than the pods'": (
+        _move_orders_service_port,
+        "gateway: GATEWAY_ORDERS_ADDR dials port 50061, the orders pods listen on [50051]",
     ),
     "a Service selecting other pods": (
         lambda objs: the(objs, "Service", "orders")["spec"].update(
@@ -382,6 +396,13 @@ def test_the_connection_budget_check_rejects_a_small_database() -> None:
     problems = connection_budget_problems(objs)
     assert len(problems) == 1
     assert problems[0].startswith("Cluster/ecommerce-pg: max_connections 500 <")
+
+
+def test_the_connection_budget_counts_the_pool_each_service_is_configured_with() -> None:
+    objs = objects("prod")
+    assert connection_budget_problems(objs) == []
+    _config(objs)["data"]["GATEWAY_DATABASE_POOL_SIZE"] = "20"  # 7 gateway pods x (20 + 10)
+    assert connection_budget_problems(objs) == ["Cluster/ecommerce-pg: max_connections 500 < 515 (26 pods)"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -1,11 +1,14 @@
 """What the code says, read from the code itself rather than copied: the settings classes (variable names,
 defaults, prefixes), the gRPC health names of the generated descriptors, the gateway's paths in
-``specs/openapi.yaml``, the database pool size and what ``.env.example`` documents."""
+``specs/openapi.yaml``, the database connections a process may hold (its pool, as its bootstrap builds it)
+and what ``.env.example`` documents."""
 
 from __future__ import annotations
 
+import functools
 import re
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import yaml
 from sqlalchemy.pool import QueuePool
@@ -14,11 +17,14 @@ from ecommerce.notifications.v1 import notifications_pb2
 from ecommerce.orders.v1 import orders_pb2
 from ecommerce.payments.v1 import payments_pb2
 from ecommerce_runtime.config import ServiceSettings
-from ecommerce_runtime.db import create_engine, database_url
 from gateway.bootstrap import GatewaySettings
+from gateway.bootstrap import bootstrap as bootstrap_gateway
 from notifications.bootstrap import NotificationsSettings
+from notifications.bootstrap import bootstrap as bootstrap_notifications
 from orders.bootstrap import OrdersSettings
+from orders.bootstrap import bootstrap as bootstrap_orders
 from payments.bootstrap import PaymentsSettings
+from payments.bootstrap import bootstrap as bootstrap_payments
 
 from .repository import ENV_EXAMPLE, GRPC_SERVICES, OPENAPI, SERVICES
 
@@ -106,10 +112,32 @@ def openapi_paths() -> set[str]:
     return {f"{base}{path}" for path in spec["paths"]}
 
 
-def pool_connections_per_replica() -> int:
-    """Connections one service process may hold: the pool of ``ecommerce_runtime.db.create_engine``."""
-    engine = create_engine(database_url("postgresql://check@127.0.0.1:1/check", "check", Path("var")))
-    pool = engine.sync_engine.pool
+POOL_VARIABLES = ("DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW")
+_BOOTSTRAP: dict[str, Callable[[Any], Any]] = {
+    "orders": bootstrap_orders,
+    "payments": bootstrap_payments,
+    "notifications": bootstrap_notifications,
+    "gateway": bootstrap_gateway,
+}
+_REQUIRED = {"gateway": {"jwt_secret": "x" * 32}}
+
+
+def pool_connections(service: str, env: Mapping[str, str]) -> int:
+    """Connections one process of ``service`` may hold with the environment ``env``: read from the pool of
+    the engine the service's own bootstrap builds (its settings -> ``create_engine`` -> the pool)."""
+    sizing = tuple(env.get(f"{service.upper()}_{name}") for name in POOL_VARIABLES)
+    return _pool_connections(service, sizing)
+
+
+@functools.cache
+def _pool_connections(service: str, sizing: tuple[str | None, ...]) -> int:
+    values: dict[str, Any] = {
+        "database_url": "postgresql://check@127.0.0.1:1/check",
+        **_REQUIRED.get(service, {}),
+    }
+    values.update({name.lower(): v for name, v in zip(POOL_VARIABLES, sizing, strict=True) if v})
+    settings = SETTINGS[service](**values)
+    pool = _BOOTSTRAP[service](settings).engine.sync_engine.pool
     assert isinstance(pool, QueuePool), type(pool)
     return pool.size() + pool._max_overflow  # QueuePool has no public accessor for the overflow
 

@@ -1,6 +1,6 @@
 """Checks of ``deployments/compose.yaml``: the file against the Compose specification, every variable
 documented in ``.env.example``, and the containers wired together the way the code needs (ports, binds,
-migrations, health checks, databases, broker, mail server)."""
+migrations, health checks, databases and their connections, broker, mail server)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .code_facts import (
     env_example,
     parse_env_file,
     points_at_loopback,
+    pool_connections,
     shutdown_grace_seconds,
     split_address,
     used_settings,
@@ -29,6 +30,9 @@ from .code_facts import (
 from .compose_interpolation import InterpolationError, compose_variables, interpolate
 from .dockerfiles import healthcheck_command, parse_dockerfile
 from .repository import CONSUMERS, DEPLOYMENTS, DOCKER, ROOT, SERVICES
+
+COMPOSE_REPLICAS = 3
+"""Processes of each service the PostgreSQL container has connections for (the compose.yaml comment)."""
 
 
 def compose_schema() -> dict[str, Any]:
@@ -219,6 +223,7 @@ def compose_wiring_problems(doc: Mapping[str, Any], compose_dir: Path = DEPLOYME
             problems.append(f"gateway: {variable}={gateway.get(variable)!r}, the container is {expected}")
         if _depends_on(services.get("gateway") or {}).get(backend) != "service_healthy":
             problems.append(f"gateway does not wait for {backend} to be healthy")
+    problems.extend(_connection_budget_problems(services))
     notifications = _environment(services.get("notifications") or {})
     smtp_host = notifications.get("NOTIFICATIONS_SMTP_HOST", "")
     if (
@@ -229,3 +234,17 @@ def compose_wiring_problems(doc: Mapping[str, Any], compose_dir: Path = DEPLOYME
             f"notifications: NOTIFICATIONS_SMTP_HOST={smtp_host!r} is not a healthy mail container"
         )
     return problems
+
+
+def _connection_budget_problems(services: Mapping[str, Any]) -> list[str]:
+    """PostgreSQL's max_connections (``-c max_connections=N`` in its command; 100 without) covers
+    ``COMPOSE_REPLICAS`` processes of every service, each holding its pool (size + overflow), plus the
+    one-shot migrations and the superuser's reserved connections."""
+    command = [str(part) for part in (services.get("postgres") or {}).get("command") or []]
+    settings = [part.split("=", 1)[1] for part in command if part.startswith("max_connections=")]
+    limit = int(settings[-1]) if settings else 100
+    per_replica = sum(pool_connections(name, _environment(services.get(name) or {})) for name in SERVICES)
+    needed = COMPOSE_REPLICAS * per_replica + len(SERVICES) + 3
+    if needed > limit:
+        return [f"postgres: max_connections {limit} < {needed} ({COMPOSE_REPLICAS} replicas of each service)"]
+    return []

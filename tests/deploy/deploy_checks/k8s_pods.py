@@ -12,7 +12,7 @@ from .code_facts import (
     SETTINGS,
     WILDCARD_HOSTS,
     openapi_paths,
-    pool_connections_per_replica,
+    pool_connections,
     shutdown_grace_seconds,
     split_address,
 )
@@ -152,10 +152,10 @@ def lifecycle_problems(objs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def connection_budget_problems(objs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """At the HPAs' maxima, plus one surge pod each, the services' pools fit max_connections."""
-    per_replica = pool_connections_per_replica()
+    """At the HPAs' maxima, plus one surge pod each, the services' pools (pool size + overflow, as each
+    service's settings in its pod make them) fit max_connections."""
     reserved = 20  # superuser_reserved_connections, replication and the CloudNativePG instance manager
-    pods = 0
+    needed, pods = reserved, 0
     for service, deployment in service_deployments(objs).items():
         hpa = [
             h
@@ -164,13 +164,14 @@ def connection_budget_problems(objs: Sequence[Mapping[str, Any]]) -> list[str]:
         ]
         maximum = int(hpa[0]["spec"]["maxReplicas"]) if hpa else int(deployment["spec"].get("replicas", 1))
         surge = (deployment["spec"].get("strategy") or {}).get("rollingUpdate", {}).get("maxSurge", 1)
-        pods += maximum + (int(surge) if isinstance(surge, int) else 1)
+        count = maximum + (int(surge) if isinstance(surge, int) else 1)
+        pods += count
+        needed += count * pool_connections(service, container_env(main_container(deployment), objs))
     problems = []
     for cluster in named(objs, "Cluster"):
         limit = int(
             ((cluster["spec"].get("postgresql") or {}).get("parameters") or {}).get("max_connections", 100)
         )
-        needed = pods * per_replica + reserved
         if needed > limit:
             problems.append(
                 f"Cluster/{cluster['metadata']['name']}: max_connections {limit} < {needed} ({pods} pods)"

@@ -1,6 +1,6 @@
 """Checks that the names in the rendered manifests agree: the Secrets and ConfigMaps pods read exist or are
 documented for whoever deploys, selectors select, and the addresses and URLs the services get name the
-Services, databases, roles and broker the manifests declare."""
+Services (headless, for the gateway's backends), databases, roles and broker the manifests declare."""
 
 from __future__ import annotations
 
@@ -137,6 +137,21 @@ def reference_problems(
         if host.split(".")[0] != backend or port not in service_ports:
             problems.append(
                 f"gateway: {variable}={host}:{port} is not the Service of {backend} ({service_ports})"
+            )
+            continue
+        # The gateway balances over the addresses the name resolves to (gRPC round_robin): only a
+        # headless Service resolves to every pod, and then the gateway dials the pods' own port.
+        if services[0]["spec"].get("clusterIP") != "None":
+            problems.append(
+                f"gateway: Service/{backend} is not headless (clusterIP: None): each gateway connection"
+                " would stay with one pod"
+            )
+        container_ports = [
+            p["containerPort"] for p in main_container(deployments[backend]).get("ports") or []
+        ]
+        if port not in container_ports:
+            problems.append(
+                f"gateway: {variable} dials port {port}, the {backend} pods listen on {container_ports}"
             )
 
     clusters = named(objs, "Cluster")

@@ -48,6 +48,10 @@ class GatewaySettings(ServiceSettings):
     http_bind: str = Field(default="127.0.0.1:8000", pattern=ADDRESS)
     database_url: str | None = None
     """SQLAlchemy URL of the user store; unset means the SQLite file ``$VAR_DIR/gateway.db``."""
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    """Connections each gateway process keeps open to the user store."""
+    database_max_overflow: int = Field(default=10, ge=0, le=100)
+    """Connections opened beyond the pool at peaks: a process holds at most pool size + overflow."""
     jwt_secret: SecretStr
     """HS256 signing key, at least 32 bytes. Required: there is no default."""
     jwt_issuer: str = Field(default="ecommerce-gateway", min_length=1, max_length=200)
@@ -160,8 +164,12 @@ def bootstrap(
     """The gateway for ``settings``; tests pass fakes (or cheaper hashing) for what they do not exercise."""
     engine = None
     if users is None:
-        engine = create_engine(database_url(settings.database_url, SERVICE, settings.var_dir))
-        users = SqlUsers(engine)
+        engine = create_engine(
+            database_url(settings.database_url, SERVICE, settings.var_dir),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        users = SqlUsers(engine, retry_after_seconds=settings.retry_after_seconds)
     tokens = JwtTokens(
         settings.jwt_secret.get_secret_value().encode(),
         issuer=settings.jwt_issuer,

@@ -9,7 +9,14 @@ import grpc
 import pytest
 
 from ecommerce.orders.v1 import orders_pb2
-from gateway.adapters.grpc_calls import CallPolicy, ServiceClient
+from ecommerce_runtime.grpc_server import PERMITTED_PING_INTERVAL_MS, SERVER_OPTIONS
+from gateway.adapters.grpc_calls import (
+    CHANNEL_OPTIONS,
+    KEEPALIVE_TIME_MS,
+    CallPolicy,
+    ServiceClient,
+    channel_target,
+)
 from gateway.adapters.grpc_status import HTTP_STATUS, backend_problem
 from gateway.adapters.problems import ApiProblem
 from gateway.adapters.request_context import reset_request_id, set_request_id
@@ -57,6 +64,8 @@ class ScriptedMethod:
         (grpc.StatusCode.ALREADY_EXISTS, "CreateOrder", 422),
         (grpc.StatusCode.UNAVAILABLE, "GetOrder", 503),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, "GetOrder", 503),
+        (grpc.StatusCode.ABORTED, "CreateOrder", 503),
+        (grpc.StatusCode.CANCELLED, "CreateOrder", 503),
         (grpc.StatusCode.DEADLINE_EXCEEDED, "GetOrder", 504),
         (grpc.StatusCode.INTERNAL, "GetOrder", 502),
         (grpc.StatusCode.UNKNOWN, "GetOrder", 502),
@@ -76,6 +85,47 @@ def test_status_mapping(code: grpc.StatusCode, rpc: str, status: int) -> None:
 
 def test_every_mapped_code_is_a_4xx_or_5xx_the_spec_documents() -> None:
     assert set(HTTP_STATUS.values()) <= {400, 404, 409, 422, 503, 504}
+
+
+FAULTS = [
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+]
+RPCS = ["CreateOrder", "GetOrder", "ListOrders", "CancelOrder", "ListProducts", "GetProduct", "GetPayment"]
+
+
+@pytest.mark.parametrize("code", FAULTS, ids=[c.name for c in FAULTS])
+def test_a_fault_is_never_a_500_or_502(code: grpc.StatusCode) -> None:
+    for rpc in RPCS:
+        problem = backend_problem("orders", rpc, code, "", retry_after=7)
+        assert problem.status in {503, 504}
+        if problem.status == 503:
+            assert problem.headers == {"Retry-After": "7"}
+
+
+@pytest.mark.parametrize(
+    ("address", "target"),
+    [
+        ("orders:50051", "dns:///orders:50051"),
+        ("orders.ecommerce.svc.cluster.local:50051", "dns:///orders.ecommerce.svc.cluster.local:50051"),
+        ("localhost:50051", "dns:///localhost:50051"),
+        ("127.0.0.1:50051", "127.0.0.1:50051"),
+        ("[::1]:50051", "[::1]:50051"),
+    ],
+)
+def test_a_host_name_is_dialled_through_dns_and_an_ip_as_it_is(address: str, target: str) -> None:
+    assert channel_target(address) == target
+
+
+def test_channels_balance_over_every_backend_with_keepalives_the_services_permit() -> None:
+    client, server = dict(CHANNEL_OPTIONS), dict(SERVER_OPTIONS)
+    assert client["grpc.lb_policy_name"] == "round_robin"
+    assert client["grpc.keepalive_time_ms"] == KEEPALIVE_TIME_MS >= PERMITTED_PING_INTERVAL_MS
+    assert server["grpc.http2.min_ping_interval_without_data_ms"] == PERMITTED_PING_INTERVAL_MS
+    assert client["grpc.keepalive_permit_without_calls"] == server["grpc.keepalive_permit_without_calls"] == 1
 
 
 async def test_a_read_is_retried_while_the_service_is_unavailable() -> None:

@@ -106,7 +106,11 @@ NotificationService = ServiceRunner[NotificationHandlers]
 def bootstrap(
     settings: NotificationsSettings, clock: Clock = utc_now, mailer: Mailer | None = None
 ) -> NotificationService:
-    engine = create_engine(database_url(settings.database_url, SERVICE, settings.var_dir))
+    engine = create_engine(
+        database_url(settings.database_url, SERVICE, settings.var_dir),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     handlers = NotificationHandlers(
         lambda: SqlUnitOfWork(engine),
         EmailTemplates(settings.templates_dir),

@@ -80,7 +80,11 @@ def bootstrap(
     clock: Clock = utc_now,
     provider: ProviderFactory = simulated_provider,
 ) -> PaymentService:
-    engine = create_engine(database_url(settings.database_url, SERVICE, settings.var_dir))
+    engine = create_engine(
+        database_url(settings.database_url, SERVICE, settings.var_dir),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     handlers = PaymentHandlers(
         lambda: SqlUnitOfWork(engine),
         provider(engine, settings, clock),

@@ -1,8 +1,10 @@
 """Errors mapped to gRPC status codes once, at the edge of a service.
 
 ``StatusMapper`` wraps servicer methods: an exception of a mapped type aborts the call with its code and
-its message (meant for the caller); a database that cannot be reached is UNAVAILABLE; anything else is
-logged with its traceback and answered INTERNAL without internal details.
+its message (meant for the caller); a database that cannot be reached is UNAVAILABLE
+(``db.database_unreachable``), a transaction a concurrent one aborted is ABORTED, both logged as a warning
+without traceback; anything else is logged with its traceback and answered INTERNAL without internal
+details.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from ecommerce_runtime.db import UNREACHABLE
+from ecommerce_runtime.db import database_unreachable, transaction_aborted
 from ecommerce_runtime.pagination import InvalidPageRequest
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,14 @@ class StatusMapper:
                 code = self.code_for(error)
                 if code is not None:
                     await context.abort(code, str(error))
-                if isinstance(error, UNREACHABLE):
+                if database_unreachable(error):
                     log.warning("database unavailable in %s: %r", method.__name__, error)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "the service's database is unavailable")
+                if transaction_aborted(error):
+                    log.warning("transaction aborted in %s: %r", method.__name__, error)
+                    await context.abort(
+                        grpc.StatusCode.ABORTED, "a concurrent change aborted the transaction"
+                    )
                 log.exception("unexpected error in %s", method.__name__)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 

@@ -6,6 +6,13 @@ in-flight calls finish within the grace period. The empty name (the whole server
 and the gateway's ``/readyz`` ask) is SERVING only once the service says it is ready: for a service that
 consumes events, once its consumer is consuming, so no event published after ``/readyz`` turned green can
 miss a queue that did not exist yet. Its own gRPC API serves before that (the outbox keeps what it writes).
+
+Replicas: clients balance over every replica (round_robin over the addresses DNS gives for a headless
+Service) but learn of new replicas only when they resolve again, which a lost connection triggers. So a
+connection lives at most ``MAX_CONNECTION_AGE_MS`` (plus gRPC's jitter): the server then sends GOAWAY,
+in-flight calls get ``MAX_CONNECTION_AGE_GRACE_MS`` to finish, and the client reconnects and re-resolves.
+Clients may send keepalive pings, with or without calls in flight, every ``PERMITTED_PING_INTERVAL_MS``
+at most often; a client that pings more often is told "too many pings" and cut off.
 """
 
 from __future__ import annotations
@@ -21,6 +28,19 @@ from grpc_reflection.v1alpha import reflection
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
+MAX_CONNECTION_AGE_GRACE_MS = 30 * 1000
+"""What calls still running on an aged connection get: far more than the gateway's gRPC deadline (5 s by
+default); a call still running after it is cut short, UNAVAILABLE, which the gateway answers 503."""
+PERMITTED_PING_INTERVAL_MS = 10 * 1000
+"""The gateway pings every 30 s (``gateway.adapters.grpc_calls``): well above this floor."""
+SERVER_OPTIONS = [
+    ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
+    ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_MS),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", PERMITTED_PING_INTERVAL_MS),
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Registration:
@@ -33,7 +53,7 @@ class Registration:
 
 class GrpcServer:
     def __init__(self, registrations: Sequence[Registration], bind: str) -> None:
-        self._server = grpc.aio.server()
+        self._server = grpc.aio.server(options=SERVER_OPTIONS)
         self._health = health.aio.HealthServicer()
         self._names = [r.service_name for r in registrations]
         for registration in registrations:

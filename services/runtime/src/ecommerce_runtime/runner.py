@@ -45,6 +45,11 @@ class GrpcServiceSettings(ServiceSettings):
 
     database_url: str | None = None
     """SQLAlchemy URL; unset means the SQLite file ``$VAR_DIR/<service>.db``."""
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    """Connections each process keeps open to its database."""
+    database_max_overflow: int = Field(default=10, ge=0, le=100)
+    """Connections opened beyond the pool at peaks (closed when returned): a process holds at most
+    pool size + overflow, which is what PostgreSQL's ``max_connections`` must cover per replica."""
     grpc_bind: str
     consumer_prefetch: int = Field(default=20, ge=1, le=1000)
     delivery_limit: int = Field(default=5, ge=1, le=100)

@@ -217,7 +217,8 @@ async def test_failures_are_retried_until_the_handler_succeeds(
     await consumer.stop()
 
     assert [event.event_id for event in calls] == [flaky.event_id] * 3
-    assert [event.delivery_count for event in calls] == [1, 2, 3]
+    # The TransientError is retried holding the message; the unexpected one returns it (a delivery spent).
+    assert [event.delivery_count for event in calls] == [1, 1, 2]
     assert handler.failures[flaky.event_id] == []  # the third attempt succeeded
     assert len(handler.calls) == 3  # and was acked: nothing came back
     await wait_for_message_count(connection, "payments.events", 0)
@@ -246,12 +247,31 @@ async def test_an_unreachable_database_is_retried_as_transient_within_the_events
     calls = await handler.wait_for(2)
     await consumer.stop()
 
-    assert [event.delivery_count for event in calls] == [1, 2]
+    assert [event.delivery_count for event in calls] == [1, 1]  # retried holding it: no delivery spent
     assert traces == [flaky.traceparent, flaky.traceparent]  # the subscriber runs in the event's trace
     failed = [record for record in caplog.records if "failed transiently" in record.getMessage()]
     assert len(failed) == 1
     assert failed[0].exc_info is None  # an outage, not a bug: a warning without a traceback
     await wait_for_message_count(connection, "payments.events", 0)
+
+
+async def test_an_outage_longer_than_the_delivery_limit_spends_no_delivery(
+    connection: AbstractRobustConnection,
+    publisher: Publisher,
+    make_order_created: MakeOrderCreated,
+) -> None:
+    handler = Recorder()
+    patient = make_order_created()
+    handler.failures[patient.event_id] = [TransientError("database is down")] * 8
+    consumer = await start_consumer(connection, handler, delivery_limit=2)
+
+    await publisher.publish(patient)
+    calls = await handler.wait_for(9)
+    await consumer.stop()
+
+    assert [event.delivery_count for event in calls] == [1] * 9  # held and retried, never returned
+    await wait_for_message_count(connection, "payments.events", 0)
+    await wait_for_message_count(connection, "payments.events.dlq", 0)
 
 
 async def test_a_message_that_keeps_failing_is_dead_lettered_by_the_broker_after_the_delivery_limit(
@@ -263,7 +283,8 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_by_the_broker_after
     handler = Recorder()
     hopeless = make_order_created()
     handler.failures[hopeless.event_id] = [TransientError("smtp is down")] * 10
-    consumer = await start_consumer(connection, handler, delivery_limit=2)
+    # An outage longer than the consumer holds a message (transient_window) returns it, spending a delivery.
+    consumer = await start_consumer(connection, handler, delivery_limit=2, transient_window=0)
 
     await publisher.publish(hopeless)
     [dead] = await take_messages(await channel.get_queue("payments.events.dlq"), 1)

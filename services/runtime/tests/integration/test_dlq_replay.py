@@ -32,7 +32,14 @@ async def dead_letter(
             raise PermanentError("card token revoked")
         raise TransientError("provider down")
 
-    consumer = Consumer(connection, "payments", failing, delivery_limit=1, retry_backoff=lambda attempt: 0.0)
+    consumer = Consumer(
+        connection,
+        "payments",
+        failing,
+        delivery_limit=1,
+        retry_backoff=lambda attempt: 0.0,
+        transient_window=0,
+    )
     await consumer.start()
     publisher = Publisher(connection)
     await publisher.start()

@@ -7,9 +7,16 @@
 | NOT_FOUND            | 404  | another user's resource answers exactly like an unknown one               |
 | FAILED_PRECONDITION  | 409  | insufficient stock, order already cancelled                               |
 | ALREADY_EXISTS       | 422  | CreateOrder: the Idempotency-Key was used with another request            |
-| UNAVAILABLE          | 503  | with ``Retry-After``; also RESOURCE_EXHAUSTED                             |
+| UNAVAILABLE          | 503  | with ``Retry-After``: the service or its database is down                 |
+| RESOURCE_EXHAUSTED   | 503  | with ``Retry-After``: overloaded (a full pool, too many streams)          |
+| ABORTED              | 503  | with ``Retry-After``: a concurrent transaction won; the same request will |
+|                      |      | do (409 would say the client must change something, as for FAILED_PREC.) |
+| CANCELLED            | 503  | with ``Retry-After``: the call was cut short (a stopping server); nothing |
+|                      |      | is wrong with the request, and the Idempotency-Key makes a retry safe     |
 | DEADLINE_EXCEEDED    | 504  | the outcome is unknown                                                    |
 | anything else        | 502  | a backend failed (INTERNAL, UNKNOWN, ...): logged, no internals answered  |
+
+No fault (a service or database that is down, slow or overloaded) is a 500 or a 502: those say a bug.
 
 Messages of the 4xx codes come from the services, which write them for the caller; the gateway writes
 its own for the 5xx ones (a connection error names internal addresses).
@@ -33,6 +40,8 @@ HTTP_STATUS: Mapping[grpc.StatusCode, int] = {
     grpc.StatusCode.ALREADY_EXISTS: 422,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
+    grpc.StatusCode.ABORTED: 503,
+    grpc.StatusCode.CANCELLED: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 RPC_OVERRIDES: Mapping[tuple[str, grpc.StatusCode], int] = {
@@ -47,7 +56,7 @@ def backend_problem(
     """The answer to a failed call of ``rpc`` on ``service`` that ended with ``code``."""
     status = RPC_OVERRIDES.get((rpc, code)) or HTTP_STATUS.get(code, BAD_GATEWAY)
     if status == 503:
-        log.warning("%s unavailable in %s: %s", service, rpc, details)
+        log.warning("%s answered %s with %s: %s", service, rpc, code.name, details)
         return ApiProblem(
             503,
             f"The {service} service is unavailable; retry in {retry_after} s.",

@@ -3,10 +3,12 @@
 Per delivery (manual acks, at most ``prefetch`` in flight): the envelope is decoded (poison goes to the DLQ
 at once, with the reason in a header); the event's trace context is adopted; the ``Subscriber`` runs. It
 returned: ack. It raised ``PermanentError``: dead-letter. It raised ``TransientError``, a database that
-cannot be reached (``db.UNREACHABLE``) or anything else: after a backoff the message is returned with a
-nack, and after ``delivery_limit`` returns the broker dead-letters it itself. A graceful ``stop`` cancels
-the consumer, lets the subscribers in flight finish, then closes the channel. Why it works this way:
-``docs/decisions/0006-dead-lettering-and-delivery-limits.md``.
+cannot be reached (``db.database_unreachable``) or a deadlock: it runs again with backoff, holding the
+message (an outage does not spend the delivery budget), for up to ``transient_window``. Anything else (a
+bug): after a backoff the message is returned with a nack, and after ``delivery_limit`` returns the broker
+dead-letters it itself.
+A graceful ``stop`` cancels the consumer, lets the subscribers in flight finish, then closes the channel.
+Why it works this way: ``docs/decisions/0006-dead-lettering-and-delivery-limits.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ecommerce_runtime.bus.dead_letter import publish_to_dlq
 from ecommerce_runtime.bus.envelope import PoisonMessageError, decode_event, delivery_count
 from ecommerce_runtime.bus.publisher import PublishError
 from ecommerce_runtime.bus.topology import DEFAULT_DELIVERY_LIMIT, declare_service_queues, dlq_name
-from ecommerce_runtime.db import UNREACHABLE
+from ecommerce_runtime.db import database_unreachable, transaction_aborted
 from ecommerce_runtime.messages import IncomingEvent
 from ecommerce_runtime.tracing import set_traceparent
 
@@ -35,6 +37,9 @@ Subscriber = Callable[[IncomingEvent], Awaitable[None]]
 """What a consumer hands each decoded event to: a service's translation into its use cases."""
 
 RETRY_BACKOFF = Backoff(first=0.5, cap=30.0)
+TRANSIENT_WINDOW_SECONDS = 600.0
+"""How long a transient failure is retried holding the message: well under RabbitMQ's consumer ack
+timeout (30 minutes by default), after which the broker would close the channel."""
 
 
 class TransientError(Exception):
@@ -63,6 +68,7 @@ class Consumer:
         prefetch: int = 20,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         retry_backoff: Callable[[int], float] = default_retry_backoff,
+        transient_window: float = TRANSIENT_WINDOW_SECONDS,
         confirm_timeout: float = 10.0,
     ) -> None:
         if service not in SUBSCRIPTIONS:
@@ -77,6 +83,7 @@ class Consumer:
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
         self._retry_backoff = retry_backoff
+        self._transient_window = transient_window
         self._confirm_timeout = confirm_timeout
         self._queue_name = SUBSCRIPTIONS[service].queue
         self._channel: AbstractChannel | None = None
@@ -172,26 +179,56 @@ class Consumer:
             await self._dead_letter(message, exc.reason)
             return
         set_traceparent(event.traceparent)
-        try:
-            await self._subscriber(event)
-        except PermanentError as exc:
-            await self._dead_letter(message, f"permanent-error: {exc}" if str(exc) else "permanent-error")
-        except (TransientError, *UNREACHABLE) as exc:
-            logger.warning(
-                "%s %s: attempt %d failed transiently: %s",
-                event.event_type,
-                event.event_id,
-                event.delivery_count,
-                exc,
-            )
-            await self._retry_later(message, event.delivery_count)
-        except Exception:
-            logger.exception(
-                "%s %s: attempt %d failed", event.event_type, event.event_id, event.delivery_count
-            )
-            await self._retry_later(message, event.delivery_count)
-        else:
+        if await self._deliver(event, message):
             await self._settle(message.ack(), message, "ack")
+
+    async def _deliver(self, event: IncomingEvent, message: AbstractIncomingMessage) -> bool:
+        """Runs the subscriber; True when the message is done with (to ack), False when it was settled.
+
+        A transient failure (a dependency down) is retried here, holding the message, with backoff, for up
+        to ``transient_window`` seconds: an outage must not spend the message's delivery budget, and
+        holding the prefetch window pauses consumption until the dependency is back.
+        """
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._transient_window
+        failures = 0
+        while True:
+            try:
+                await self._subscriber(event)
+                return True
+            except PermanentError as exc:
+                await self._dead_letter(message, f"permanent-error: {exc}" if str(exc) else "permanent-error")
+                return False
+            except Exception as exc:
+                if not (
+                    isinstance(exc, TransientError) or database_unreachable(exc) or transaction_aborted(exc)
+                ):
+                    logger.exception(
+                        "%s %s: attempt %d failed", event.event_type, event.event_id, event.delivery_count
+                    )
+                    await self._retry_later(message, event.delivery_count)  # a bug: spends a delivery
+                    return False
+                failures += 1
+                delay = self._retry_backoff(failures)
+                if self._stopping.is_set() or loop.time() + delay > give_up_at:
+                    logger.warning(
+                        "%s %s: still failing transiently after %d tries (%s); returning it",
+                        event.event_type,
+                        event.event_id,
+                        failures,
+                        exc,
+                    )
+                    await self._retry_later(message, event.delivery_count, wait=False)
+                    return False
+                logger.warning(
+                    "%s %s: failed transiently (%s); trying again in %.1fs",
+                    event.event_type,
+                    event.event_id,
+                    exc,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         channel = self._channel
@@ -215,12 +252,15 @@ class Consumer:
         logger.warning("dead-lettered %s (%s) to %s: %s", message.message_id, message.type, dlq, reason)
         await self._settle(message.ack(), message, "ack")
 
-    async def _retry_later(self, message: AbstractIncomingMessage, attempt: int) -> None:
+    async def _retry_later(
+        self, message: AbstractIncomingMessage, attempt: int, *, wait: bool = True
+    ) -> None:
+        """Returns the message (one delivery spent), after a backoff unless ``wait`` is False."""
         if attempt > self._delivery_limit:
             logger.warning(
                 "%s: attempt %d was the last, the broker dead-letters it", message.message_id, attempt
             )
-        elif not self._stopping.is_set():
+        elif wait and not self._stopping.is_set():
             # Stopping cuts the backoff short: the message goes back now, for another replica or a restart.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._retry_backoff(attempt))
