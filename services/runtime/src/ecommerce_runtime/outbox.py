@@ -14,6 +14,7 @@ commit publishes a row again); consumers deduplicate by event id through the inb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -208,7 +209,9 @@ class OutboxRelay:
                 failures += 1
                 delay = self._backoff.delay(failures)
                 log.warning("outbox relay: publish failed (%r); retrying in %.1fs", error, delay)
-                await self._wakeup.sleep(stop, delay)
+                # Only a stop cuts the backoff short: commits keep notifying while the broker is down.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
                 continue
             if published < self._batch_size:
                 await self._wakeup.sleep(stop, self._poll_interval)
