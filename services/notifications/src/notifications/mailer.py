@@ -28,6 +28,8 @@ from ecommerce_runtime.lifecycle import Wakeup
 from notifications.handlers import NotificationHandlers
 
 log = logging.getLogger(__name__)
+IDLE_SESSION_POLL_SECONDS = 30.0
+"""How often a session other than the first looks for work unasked (a safety net: it is woken when due)."""
 
 
 class MailerLoop:
@@ -35,7 +37,9 @@ class MailerLoop:
     is work, else every ``poll_interval``.
 
     A new notification wakes one session (in turn); a session that claimed a full batch wakes the next, so
-    a backlog is shared out while a trickle costs one claim per notification.
+    a backlog is shared out while a trickle costs one claim per notification. Only the first session polls
+    every ``poll_interval`` (for rows other replicas' consumers recorded); the others wait to be woken, so
+    an idle service costs one claim per interval.
     """
 
     def __init__(
@@ -60,10 +64,13 @@ class MailerLoop:
         self._turn = (self._turn + 1) % len(self._wakeups)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self._session(stop, wakeup) for wakeup in self._wakeups))
+        polls = [self._poll_interval, *[IDLE_SESSION_POLL_SECONDS] * (len(self._wakeups) - 1)]
+        await asyncio.gather(
+            *(self._session(stop, w, poll) for w, poll in zip(self._wakeups, polls, strict=True))
+        )
         log.info("mailer stopped")
 
-    async def _session(self, stop: asyncio.Event, wakeup: Wakeup) -> None:
+    async def _session(self, stop: asyncio.Event, wakeup: Wakeup, poll_interval: float) -> None:
         failures = 0
         while not stop.is_set():
             wakeup.arm()  # before looking for work, so a notify() during the pass is not lost
@@ -81,4 +88,4 @@ class MailerLoop:
             if claimed >= self._batch_size:
                 self.notify()  # likely more: share it
             elif claimed == 0:
-                await wakeup.sleep(stop, self._poll_interval)
+                await wakeup.sleep(stop, poll_interval)
