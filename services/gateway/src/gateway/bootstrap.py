@@ -19,6 +19,7 @@ from ecommerce.rest.constraints import (
     REGISTER_REQUEST_PASSWORD_MIN_LENGTH,
     TOKEN_EXPIRES_IN_MAXIMUM,
 )
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.config import ServiceSettings
 from ecommerce_runtime.db import create_engine, database_url
 from ecommerce_runtime.migrations import upgrade_to_head
@@ -31,7 +32,7 @@ from gateway.adapters.passwords import Argon2Hasher
 from gateway.adapters.problems import ApiProblem
 from gateway.adapters.rest_operations import RestOperations
 from gateway.adapters.users import SqlUsers
-from gateway.handlers import Accounts, Clock, utc_now
+from gateway.handlers import Accounts
 from gateway.ports import Backends, PasswordHasher, Users
 
 SERVICE = "gateway"

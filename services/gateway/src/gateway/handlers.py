@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from ecommerce_runtime.clock import Clock, utc_now
 from gateway.domain import (
     EmailAlreadyRegistered,
     InvalidCredentials,
@@ -20,11 +19,6 @@ from gateway.domain import (
 from gateway.ports import PasswordHasher, TokenCodec, Users
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class RecentAccounts:

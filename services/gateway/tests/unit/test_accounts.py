@@ -8,9 +8,10 @@ from uuid import UUID, uuid4
 import pytest
 from gateway_fakes import NOW, SECRET, FakeHasher, FakeUsers
 
+from ecommerce_runtime.clock import utc_now
 from gateway.adapters.jwt_tokens import JwtTokens
 from gateway.domain import EmailAlreadyRegistered, InvalidCredentials, InvalidToken, Principal, Role, User
-from gateway.handlers import Accounts, RecentAccounts, utc_now
+from gateway.handlers import Accounts, RecentAccounts
 
 PASSWORD = "correct horse battery staple"
 

@@ -14,12 +14,12 @@ import pytest_asyncio
 from gateway_backends import closed_port_address
 from gateway_fakes import NOW, SECRET, FakeHasher, FakeOrders, fake_backends, settings
 
+from ecommerce_runtime.clock import utc_now
 from ecommerce_runtime.db import create_engine
 from gateway.adapters.jwt_tokens import JwtTokens
 from gateway.adapters.users import SqlUsers
 from gateway.bootstrap import bootstrap
 from gateway.domain import Role, User
-from gateway.handlers import utc_now
 
 PASSWORD = "correct horse battery staple"
 ORDER = {"items": [{"sku": "MUG-001", "quantity": 2}], "payment_token": "tok_success"}

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from ecommerce.notifications.v1 import notifications_pb2, notifications_pb2_grpc
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.db import create_engine, database_url
 from ecommerce_runtime.grpc_server import Registration
 from ecommerce_runtime.runner import GrpcServiceSettings, Messaging, ServiceRunner
@@ -20,7 +21,7 @@ from notifications.adapters.messaging import customer_events
 from notifications.adapters.repository import SqlUnitOfWork
 from notifications.adapters.smtp import SmtpConfig, SmtpMailer, parse_sender
 from notifications.domain import RetryPolicy
-from notifications.handlers import Clock, DeliverySettings, NotificationHandlers, utc_now
+from notifications.handlers import DeliverySettings, NotificationHandlers
 from notifications.mailer import MailerLoop
 from notifications.ports import Mailer
 

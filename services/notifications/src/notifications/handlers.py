@@ -15,10 +15,11 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.pagination import Cursor, Page, page_of, page_size
 from notifications.domain import Notice, Notification, RetryPolicy
@@ -32,11 +33,6 @@ from notifications.ports import (
 )
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from ecommerce.orders.v1 import orders_pb2, orders_pb2_grpc
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.db import create_engine, database_url
 from ecommerce_runtime.grpc_server import Registration
 from ecommerce_runtime.runner import GrpcServiceSettings, Messaging, ServiceRunner, every
@@ -18,7 +19,7 @@ from orders.adapters.catalog_seed import DEFAULT_CATALOG, load_catalog, seed_cat
 from orders.adapters.grpc_server import OrderServicer
 from orders.adapters.messaging import payment_events
 from orders.adapters.repository import SqlUnitOfWork
-from orders.handlers import Clock, OrderHandlers, utc_now
+from orders.handlers import OrderHandlers
 
 SERVICE = "orders"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -11,10 +11,11 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.callers import Caller
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.inbox import EventRef
 from ecommerce_runtime.pagination import Cursor, Page, decode_token, page_of, page_size
 from orders.domain import (
@@ -33,11 +34,6 @@ from orders.domain import (
 from orders.ports import DuplicateKey, IdempotencyRecord, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

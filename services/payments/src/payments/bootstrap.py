@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecommerce.payments.v1 import payments_pb2, payments_pb2_grpc
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.db import create_engine, database_url
 from ecommerce_runtime.grpc_server import Registration
 from ecommerce_runtime.runner import GrpcServiceSettings, Messaging, ServiceRunner, every
@@ -20,7 +21,7 @@ from payments.adapters.grpc_server import PaymentServicer
 from payments.adapters.messaging import order_events
 from payments.adapters.provider_simulator import SimulatedProvider
 from payments.adapters.repository import SqlUnitOfWork
-from payments.handlers import Clock, PaymentHandlers, RetryPolicy, utc_now
+from payments.handlers import PaymentHandlers, RetryPolicy
 from payments.ports import PaymentProvider
 
 SERVICE = "payments"

@@ -13,11 +13,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from ecommerce_runtime.backoff import Backoff
 from ecommerce_runtime.callers import Caller
+from ecommerce_runtime.clock import Clock, utc_now
 from ecommerce_runtime.inbox import EventRef
 from payments.domain import Money, NextStep, Payment, PaymentNotFound
 from payments.ports import (
@@ -30,14 +31,9 @@ from payments.ports import (
 )
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 Change = Callable[[Payment, datetime], None]
 """A provider's answer, to record on the payment under its row lock."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

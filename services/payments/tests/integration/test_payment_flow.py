@@ -26,6 +26,7 @@ from ecommerce.events import models
 from ecommerce.events.channels import EXCHANGE, SUBSCRIPTIONS
 from ecommerce_runtime import bus
 from ecommerce_runtime.bus.dead_letter import copy_message
+from ecommerce_runtime.clock import Clock
 from ecommerce_runtime.messages import (
     IncomingEvent,
     OutgoingMessage,
@@ -43,7 +44,6 @@ from payments.bootstrap import (
     simulated_provider,
 )
 from payments.domain import Money
-from payments.handlers import Clock
 from payments.ports import ChargeResult, PaymentProvider, RefundResult
 
 QUEUE = SUBSCRIPTIONS["payments"].queue

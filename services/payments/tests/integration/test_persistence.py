@@ -14,12 +14,13 @@ from payments_fakes import cancellation, charge, order_cancelled_event, order_cr
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ecommerce_runtime.clock import utc_now
 from ecommerce_runtime.messages import parse_payload
 from payments.adapters import tables
 from payments.adapters.provider_simulator import SimulatedProvider
 from payments.adapters.repository import SqlUnitOfWork
 from payments.domain import FailureReason, Money, PaymentStatus
-from payments.handlers import PaymentHandlers, RetryPolicy, utc_now
+from payments.handlers import PaymentHandlers, RetryPolicy
 from payments.ports import ChargeResult, PaymentProvider, ProviderUnavailable, RefundResult
 
 EUR25 = Money(2500, "EUR")
