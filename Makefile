@@ -59,5 +59,9 @@ demo: ## with the stack of `make run` up: a customer's journey through the SDK
 bench: ## load benchmark on a stack it starts (PostgreSQL), JSON to bench/results/: make bench ARGS="--rates 50,100"
 	$(RUN) python -m ecommerce_bench run $(ARGS)
 
+.PHONY: chaos
+chaos: ## faults under load on a stack it starts (PostgreSQL); table, JSON, logs in tests/chaos/results/: make chaos ARGS="kill-orders --rate 30"
+	PYTHONPATH=tests $(RUN) python -m chaos $(ARGS)
+
 clean: ## remove caches and local state
 	rm -rf .mypy_cache .ruff_cache .pytest_cache var

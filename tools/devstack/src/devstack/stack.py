@@ -11,7 +11,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -35,9 +35,12 @@ def stack_env(addresses: StackAddresses, var_dir: Path, base: Mapping[str, str])
     }
 
 
-def procfile_commands(env: Mapping[str, str], path: Path = PROCFILE) -> dict[str, list[str]]:
+def procfile_commands(
+    env: Mapping[str, str], path: Path = PROCFILE, *, python: str | None = None
+) -> dict[str, list[str]]:
     """name -> argv for each line ``name: command`` of the Procfile, ``$VAR`` expanded from ``env`` as a
-    shell would (``python`` is this interpreter)."""
+    shell would. Its ``python`` is the interpreter ``python`` (default: this one; another checkout's
+    ``.venv/bin/python`` runs that checkout's code)."""
     commands = {}
     for line in path.read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -46,7 +49,7 @@ def procfile_commands(env: Mapping[str, str], path: Path = PROCFILE) -> dict[str
         expanded = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), command)
         argv = shlex.split(expanded)
         if argv[0] == "python":
-            argv[0] = sys.executable
+            argv[0] = python or sys.executable
         commands[name.strip()] = argv
     return commands
 
@@ -78,16 +81,35 @@ class Stack:
 
     async def start(self) -> None:
         for name, argv in procfile_commands(self._env).items():
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                env=self._env,
-                cwd=ROOT,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the stack, which stops each process in order
-            )
-            self.processes[name] = process
-            self._pumps.append(asyncio.create_task(self._pump(name, process)))
+            await self.spawn(name, argv)
+
+    async def spawn(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, *, cwd: Path = ROOT
+    ) -> asyncio.subprocess.Process:
+        """Start one more process of the stack as ``name``, with ``env`` (default: the stack's), in ``cwd``;
+        it stops with the others. A name is used once, unless its process has exited: then this starts it
+        anew (a replica restarted after a crash), in its place in the stopping order."""
+        previous = self.processes.get(name)
+        if previous is not None and previous.returncode is None:
+            raise RuntimeError(f"{name} is running already (pid {previous.pid})")
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            env=self._env if env is None else env,
+            cwd=cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the stack, which stops each process in order
+        )
+        self.processes[name] = process
+        self._pumps.append(asyncio.create_task(self._pump(name, process)))
+        return process
+
+    async def kill(self, name: str) -> int:
+        """SIGKILL to the process ``name`` (a crash: no shutdown code runs); returns once it has exited."""
+        process = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        return await process.wait()
 
     async def _pump(self, name: str, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
