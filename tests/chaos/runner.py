@@ -97,7 +97,7 @@ async def run_scenario(scenario: Scenario, plan: Plan, logs: Path, root: Path = 
             broker = await read_broker(fleet.amqp_url)
         audit = judge(placed, attempts.counts, books, broker, strike.ended or load_end)
     start = strike.load_start
-    problems = audit.problems(only_503=scenario.only_503, converge_within=plan.converge_within)
+    problems = audit.problems(only_retried=scenario.only_retried, converge_within=plan.converge_within)
     if unclean := {name: code for name, code in fleet.exit_codes.items() if code not in (0, -signal.SIGKILL)}:
         problems.append(f"unclean stop after the fault: exit codes {unclean}")
     return ScenarioResult(
